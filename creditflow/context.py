@@ -1,0 +1,56 @@
+"""What a CLI command needs: settings, a database pool, a publisher; opened per command."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import asyncpg
+
+from shared.db import apply_migrations, connect_pool
+from shared.publish import Publisher
+from shared.settings import Settings
+from shared.topics import Topics
+
+__all__ = ["Context", "run"]
+
+T = TypeVar("T")
+
+
+class Context:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.topics = Topics(settings.topic_prefix)
+
+    @asynccontextmanager
+    async def publisher(self) -> AsyncIterator[Publisher]:
+        async with Publisher(self.settings) as publisher:
+            yield publisher
+
+
+@asynccontextmanager
+async def open_context(settings: Settings | None = None) -> AsyncIterator[Context]:
+    settings = settings or Settings.from_env()
+    url = settings.require_database()
+    try:
+        pool = await asyncio.wait_for(connect_pool(url, min_size=1, max_size=2), timeout=15)
+    except (TimeoutError, OSError) as exc:
+        raise RuntimeError(f"cannot reach the database: {exc}") from None
+    try:
+        await apply_migrations(pool)
+        yield Context(settings, pool)
+    finally:
+        await pool.close()
+
+
+def run(action: Callable[[Context], Awaitable[T]]) -> T:
+    """Run one command's coroutine with an open context."""
+
+    async def main() -> T:
+        async with open_context() as context:
+            return await action(context)
+
+    return asyncio.run(main())

@@ -1,0 +1,170 @@
+"""The importer's handlers: admit import requests, run imports, start follow-ups, keep time.
+
+Handlers are thin: the decisions are in `logic`, the SQL in `store`, the reading in `reader`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from uuid import UUID
+
+from services.importer.logic import latest_due_moment
+from services.importer.reader import ChunkPublisher, publish_outstanding
+from services.importer.sources import SourceError, open_source
+from services.importer.store import ImportStore, Run
+from shared.kafka import Decoded
+from shared.messages import ImportRequested, ImportRunEvent, encode
+from shared.service import ServiceRuntime
+
+__all__ = ["Importer"]
+
+log = logging.getLogger("creditflow.importer")
+
+HEARTBEAT_SECONDS = 5.0
+STALE_RUN_SECONDS = 30.0
+UNCONFIRMED_RUN_SECONDS = 1800.0
+
+
+class Importer:
+    def __init__(self, runtime: ServiceRuntime, *, tick_seconds: float = 15.0) -> None:
+        self.runtime = runtime
+        self.tick_seconds = tick_seconds
+        self.active: dict[UUID, asyncio.Task[None]] = {}
+        self._store: ImportStore | None = None
+
+    @property
+    def store(self) -> ImportStore:
+        if self._store is None:
+            self._store = ImportStore(self.runtime.pool, self.runtime.topics)
+        return self._store
+
+    # --- subscribers ---------------------------------------------------------------------
+
+    async def on_import_requested(self, batch: list[Decoded[ImportRequested]]) -> None:
+        for item in batch:
+            request = item.message
+            admission = await self.store.admit(request)
+            log.info(
+                "import request %s for %r (%s by %s): %s",
+                request.request_id,
+                request.administration_id,
+                request.trigger,
+                request.requested_by,
+                admission.outcome,
+            )
+            if admission.run is not None:
+                self.launch(admission.run)
+        await self.runtime.relay.flush()
+
+    async def on_run_event(self, batch: list[Decoded[ImportRunEvent]]) -> None:
+        ended = {
+            item.message.administration_id
+            for item in batch
+            if item.message.event in ("completed", "failed")
+        }
+        for administration_id in sorted(ended):
+            await self.start_follow_up(administration_id)
+
+    # --- runs ----------------------------------------------------------------------------
+
+    async def start_follow_up(self, administration_id: str) -> None:
+        run = await self.store.start_follow_up(administration_id)
+        if run is not None:
+            log.info("follow-up run %s for %r", run.run_id, administration_id)
+            await self.runtime.relay.flush()
+            self.launch(run)
+
+    def launch(self, run: Run) -> None:
+        task = asyncio.create_task(self.execute(run), name=f"import-run:{run.run_id}")
+        self.active[run.run_id] = task
+        task.add_done_callback(lambda _: self.active.pop(run.run_id, None))
+
+    async def execute(self, run: Run) -> None:
+        """Read the source and publish the run; a source that cannot be read fails the run
+        with a reason naming file, line and column, and changes nothing that was loaded."""
+        publisher = ChunkPublisher(
+            self.runtime.broker, self.runtime.topics.raw_records, run.administration_id, run.run_id
+        )
+        try:
+            source = open_source(run.source)
+            records = await publish_outstanding(source, publisher)
+            await self.store.mark_read(run, chunks=publisher.seq, records=records)
+            log.info("run %s read: %d chunks, %s", run.run_id, publisher.seq, records)
+        except asyncio.CancelledError:
+            raise  # shutdown: the run is restarted by whichever importer finds it stale
+        except (SourceError, ValueError) as exc:
+            log.warning("run %s failed: %s", run.run_id, exc)
+            await self.store.end_run(run, status="failed", reason=str(exc))
+        except Exception as exc:
+            log.exception("run %s hit a system error", run.run_id)
+            await self.store.end_run(
+                run, status="system_error", reason=f"{type(exc).__name__}: {exc}"
+            )
+        await self.runtime.relay.flush()
+
+    # --- time ----------------------------------------------------------------------------
+
+    async def keep_time(self) -> None:
+        """Heartbeats for active runs, recovery of abandoned ones, follow-ups, schedules."""
+        last_tick = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.store.heartbeat(self.active)
+                if loop.time() - last_tick >= self.tick_seconds:
+                    last_tick = loop.time()
+                    await self.tick(datetime.now(UTC))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # an outage must not stop the clock
+                log.warning("importer clock: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(min(HEARTBEAT_SECONDS, self.tick_seconds))
+
+    async def tick(self, now: datetime) -> None:
+        freed = await self.store.recover_abandoned_runs(
+            stale_seconds=STALE_RUN_SECONDS, unconfirmed_seconds=UNCONFIRMED_RUN_SECONDS
+        )
+        waiting = await self.store.administrations_waiting_for_follow_up()
+        for administration_id in sorted(set(freed) | set(waiting)):
+            await self.start_follow_up(administration_id)
+        for admin in await self.store.scheduled_administrations():
+            request = await self._due_request(admin, now)
+            if request is not None:
+                await self.runtime.broker.publish(
+                    encode(request),
+                    self.runtime.topics.import_requests,
+                    key=request.administration_id.encode(),
+                    headers={"content-type": "application/json"},
+                )
+        await self.runtime.relay.flush()
+
+    async def _due_request(self, admin: dict[str, object], now: datetime) -> ImportRequested | None:
+        admin_id = str(admin["id"])
+        if admin["import_mode"] == "schedule":
+            moment = latest_due_moment(
+                now,
+                list(admin["import_at"]),  # type: ignore[call-overload]
+                str(admin["timezone"]),
+                not_before=admin["created_at"],
+            )  # type: ignore[arg-type]
+            if moment is not None and await self.store.claim_moment(admin_id, moment):
+                log.info("scheduled import of %r for %s", admin_id, moment.isoformat())
+                return ImportRequested(
+                    administration_id=admin_id, trigger="schedule", requested_by="schedule"
+                )
+        elif admin["import_mode"] == "file":
+            try:
+                fingerprint = await asyncio.to_thread(
+                    lambda: open_source(str(admin["source"])).fingerprint()
+                )
+            except (SourceError, ValueError) as exc:
+                log.debug("no export to fingerprint for %r: %s", admin_id, exc)
+                return None
+            if await self.store.claim_fingerprint(admin_id, fingerprint):
+                log.info("new export file for %r", admin_id)
+                return ImportRequested(
+                    administration_id=admin_id, trigger="file", requested_by="file-watch"
+                )
+        return None

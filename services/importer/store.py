@@ -1,0 +1,382 @@
+"""The importer's SQL: admitting requests (R2), the run log, schedule claims and recovery.
+
+Every change to a run's status is written together with its `import-runs` event in the
+outbox, in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from shared.messages import ImportRequested, ImportRunEvent
+from shared.outbox import stage
+from shared.topics import Topics
+
+__all__ = ["Admission", "ImportStore", "Run"]
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    run_id: UUID
+    request_id: UUID | None
+    administration_id: str
+    trigger: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    outcome: Literal["started", "queued", "collapsed", "duplicate", "unknown_administration"]
+    run: Run | None = None
+
+
+class ImportStore:
+    def __init__(self, pool: asyncpg.Pool, topics: Topics) -> None:
+        self._pool = pool
+        self._topics = topics
+
+    async def _event(self, conn: asyncpg.Connection, event: ImportRunEvent) -> None:
+        await stage(conn, self._topics.import_runs, event.administration_id, [event])
+
+    async def _lock_slot(self, conn: asyncpg.Connection, administration_id: str) -> None:
+        await conn.execute(
+            "insert into import_slots (administration_id) values ($1) on conflict do nothing",
+            administration_id,
+        )
+        await conn.execute(
+            "select 1 from import_slots where administration_id = $1 for update",
+            administration_id,
+        )
+
+    async def _start_run(
+        self,
+        conn: asyncpg.Connection,
+        *,
+        administration_id: str,
+        source: str,
+        request_id: UUID | None,
+        trigger: str,
+        requested_by: str | None,
+    ) -> Run:
+        run = Run(uuid4(), request_id, administration_id, trigger, source)
+        await conn.execute(
+            "insert into import_runs (run_id, request_id, administration_id, trigger,"
+            " requested_by, status) values ($1, $2, $3, $4, $5, 'running')",
+            run.run_id,
+            request_id,
+            administration_id,
+            trigger,
+            requested_by,
+        )
+        await conn.execute(
+            "update import_slots set active_run_id = $2 where administration_id = $1",
+            administration_id,
+            run.run_id,
+        )
+        await self._event(
+            conn,
+            ImportRunEvent(
+                event="started",
+                run_id=run.run_id,
+                request_id=request_id,
+                administration_id=administration_id,
+                trigger=trigger,
+                status="running",
+            ),
+        )
+        return run
+
+    async def admit(self, request: ImportRequested) -> Admission:
+        """R2: start a run now, or remember one follow-up if a run is active."""
+        admin_id = request.administration_id
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._lock_slot(conn, admin_id)
+            logged = await conn.fetchval(
+                "insert into import_requests (request_id, administration_id, trigger,"
+                " requested_by, requested_at, outcome) values ($1, $2, $3, $4, $5, 'started')"
+                " on conflict do nothing returning true",
+                request.request_id,
+                admin_id,
+                request.trigger,
+                request.requested_by,
+                request.requested_at,
+            )
+            if not logged:
+                return Admission("duplicate")  # a redelivered request: already handled
+            admin = await conn.fetchrow(
+                "select id, source from administrations where id = $1", admin_id
+            )
+            if admin is None:
+                run_id = uuid4()
+                reason = f"unknown administration {admin_id!r}"
+                await conn.execute(
+                    "insert into import_runs (run_id, request_id, administration_id, trigger,"
+                    " requested_by, status, finished_at, reason)"
+                    " values ($1, $2, $3, $4, $5, 'failed', now(), $6)",
+                    run_id,
+                    request.request_id,
+                    admin_id,
+                    request.trigger,
+                    request.requested_by,
+                    reason,
+                )
+                await self._event(
+                    conn,
+                    ImportRunEvent(
+                        event="failed",
+                        run_id=run_id,
+                        request_id=request.request_id,
+                        administration_id=admin_id,
+                        trigger=request.trigger,
+                        status="failed",
+                        reason=reason,
+                    ),
+                )
+                await self._log_outcome(conn, request.request_id, "unknown_administration")
+                return Admission("unknown_administration")
+            active = await conn.fetchval(
+                "select run_id from import_runs where administration_id = $1"
+                " and status = 'running' limit 1",
+                admin_id,
+            )
+            if active is not None:
+                queued = await conn.fetchval(
+                    "update import_slots set follow_up_request_id = $2, follow_up_trigger = $3,"
+                    " follow_up_requested_by = $4"
+                    " where administration_id = $1 and follow_up_request_id is null"
+                    " returning true",
+                    admin_id,
+                    request.request_id,
+                    request.trigger,
+                    request.requested_by,
+                )
+                if queued:
+                    await self._log_outcome(conn, request.request_id, "queued")
+                    return Admission("queued")
+                await conn.execute(
+                    "update import_requests set outcome = 'collapsed', follows_request_id ="
+                    " (select follow_up_request_id from import_slots where administration_id = $2)"
+                    " where request_id = $1",
+                    request.request_id,
+                    admin_id,
+                )
+                return Admission("collapsed")
+            run = await self._start_run(
+                conn,
+                administration_id=admin_id,
+                source=admin["source"],
+                request_id=request.request_id,
+                trigger=request.trigger,
+                requested_by=request.requested_by,
+            )
+            return Admission("started", run)
+
+    async def _log_outcome(self, conn: asyncpg.Connection, request_id: UUID, outcome: str) -> None:
+        await conn.execute(
+            "update import_requests set outcome = $2 where request_id = $1", request_id, outcome
+        )
+
+    async def start_follow_up(self, administration_id: str) -> Run | None:
+        """Start the remembered follow-up once no run of the administration is active."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._lock_slot(conn, administration_id)
+            slot = await conn.fetchrow(
+                "select s.follow_up_request_id, s.follow_up_trigger, s.follow_up_requested_by,"
+                " a.source from import_slots s join administrations a on a.id = s.administration_id"
+                " where s.administration_id = $1 and s.follow_up_trigger is not null"
+                " and not exists (select 1 from import_runs r where r.administration_id = $1"
+                " and r.status = 'running')",
+                administration_id,
+            )
+            if slot is None:
+                return None
+            await conn.execute(
+                "update import_slots set follow_up_request_id = null, follow_up_trigger = null,"
+                " follow_up_requested_by = null where administration_id = $1",
+                administration_id,
+            )
+            return await self._start_run(
+                conn,
+                administration_id=administration_id,
+                source=slot["source"],
+                request_id=slot["follow_up_request_id"],
+                trigger=slot["follow_up_trigger"],
+                requested_by=slot["follow_up_requested_by"],
+            )
+
+    async def administrations_waiting_for_follow_up(self) -> list[str]:
+        rows = await self._pool.fetch(
+            "select s.administration_id from import_slots s where s.follow_up_trigger is not null"
+            " and not exists (select 1 from import_runs r"
+            " where r.administration_id = s.administration_id and r.status = 'running')"
+        )
+        return [row["administration_id"] for row in rows]
+
+    async def mark_read(self, run: Run, *, chunks: int, records: dict[str, int]) -> bool:
+        """The importer published every chunk: announce how many, so the validator can tell
+        when it has seen the whole run. False when the run ended meanwhile."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            updated = await conn.fetchval(
+                "update import_runs set read_at = now(), chunks = $2, records = $3"
+                " where run_id = $1 and status = 'running' returning true",
+                run.run_id,
+                chunks,
+                records,
+            )
+            if not updated:
+                return False
+            await self._event(
+                conn,
+                ImportRunEvent(
+                    event="finished",
+                    run_id=run.run_id,
+                    request_id=run.request_id,
+                    administration_id=run.administration_id,
+                    trigger=run.trigger,
+                    status="running",
+                    chunks=chunks,
+                    records=records,
+                ),
+            )
+            return True
+
+    async def end_run(
+        self, run: Run, *, status: Literal["failed", "system_error", "restarted"], reason: str
+    ) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            ended = await self._end(conn, run.run_id, status=status, reason=reason)
+            return ended
+
+    async def _end(
+        self, conn: asyncpg.Connection, run_id: UUID, *, status: str, reason: str
+    ) -> bool:
+        row = await conn.fetchrow(
+            "update import_runs set status = $2, reason = $3, finished_at = now()"
+            " where run_id = $1 and status = 'running'"
+            " returning request_id, administration_id, trigger",
+            run_id,
+            status,
+            reason,
+        )
+        if row is None:
+            return False
+        # A failed run's staged records are never loaded (R4: it closes nothing).
+        for table in (
+            "staged_customers",
+            "staged_invoices",
+            "staged_payment_conditions",
+            "staged_findings",
+            "run_chunks",
+        ):
+            await conn.execute(f"delete from {table} where run_id = $1", run_id)
+        await self._event(
+            conn,
+            ImportRunEvent(
+                event="failed",
+                run_id=run_id,
+                request_id=row["request_id"],
+                administration_id=row["administration_id"],
+                trigger=row["trigger"],
+                status=status,
+                reason=reason,  # type: ignore[arg-type]
+            ),
+        )
+        return True
+
+    async def heartbeat(self, run_ids: Iterable[UUID]) -> None:
+        ids = list(run_ids)
+        if ids:
+            await self._pool.execute(
+                "update import_runs set heartbeat_at = now() where run_id = any($1::uuid[])"
+                " and status = 'running'",
+                ids,
+            )
+
+    async def recover_abandoned_runs(
+        self, *, stale_seconds: float, unconfirmed_seconds: float
+    ) -> list[str]:
+        """Runs whose importer died while reading are marked `restarted` and queued again;
+        runs the validator never confirmed end as `system_error`. Returns the
+        administrations that may now start a follow-up."""
+        freed: list[str] = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            abandoned = await conn.fetch(
+                "select run_id, request_id, administration_id, trigger, requested_by"
+                " from import_runs where status = 'running' and read_at is null"
+                " and heartbeat_at < now() - make_interval(secs => $1)"
+                " for update skip locked",
+                stale_seconds,
+            )
+            for run in abandoned:
+                await self._lock_slot(conn, run["administration_id"])
+                await self._end(
+                    conn,
+                    run["run_id"],
+                    status="restarted",
+                    reason="the importer stopped while reading; the run starts again",
+                )
+                await conn.execute(
+                    "update import_slots set follow_up_request_id = coalesce("
+                    "follow_up_request_id, $2), follow_up_trigger = coalesce(follow_up_trigger,"
+                    " $3), follow_up_requested_by = coalesce(follow_up_requested_by, $4)"
+                    " where administration_id = $1",
+                    run["administration_id"],
+                    run["request_id"],
+                    run["trigger"],
+                    run["requested_by"],
+                )
+                freed.append(run["administration_id"])
+            unconfirmed = await conn.fetch(
+                "select run_id, administration_id, chunks from import_runs"
+                " where status = 'running' and read_at < now() - make_interval(secs => $1)"
+                " for update skip locked",
+                unconfirmed_seconds,
+            )
+            for run in unconfirmed:
+                received = await conn.fetchval(
+                    "select count(*) from run_chunks where run_id = $1", run["run_id"]
+                )
+                await self._end(
+                    conn,
+                    run["run_id"],
+                    status="system_error",
+                    reason=f"the validator confirmed {received} of {run['chunks']} chunks"
+                    f" within {unconfirmed_seconds:.0f} seconds",
+                )
+                freed.append(run["administration_id"])
+        return freed
+
+    async def scheduled_administrations(self) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "select id, import_mode, import_at, timezone, source, created_at"
+            " from administrations where import_mode in ('schedule', 'file')"
+        )
+        return [dict(row) for row in rows]
+
+    async def claim_moment(self, administration_id: str, moment: datetime) -> bool:
+        """A scheduled moment fires once: the first importer to claim it wins."""
+        claimed = await self._pool.fetchval(
+            "insert into schedule_claims (administration_id, moment) values ($1, $2)"
+            " on conflict do nothing returning true",
+            administration_id,
+            moment,
+        )
+        return bool(claimed)
+
+    async def claim_fingerprint(self, administration_id: str, fingerprint: str) -> bool:
+        """True once per new export: the first importer to see the new fingerprint wins."""
+        claimed = await self._pool.fetchval(
+            "insert into source_fingerprints (administration_id, fingerprint) values ($1, $2)"
+            " on conflict (administration_id) do update set fingerprint = excluded.fingerprint,"
+            " seen_at = now() where source_fingerprints.fingerprint <> excluded.fingerprint"
+            " returning true",
+            administration_id,
+            fingerprint,
+        )
+        return bool(claimed)

@@ -1,0 +1,673 @@
+"""The validator's SQL: staging chunks, and loading a complete run in one transaction.
+
+Loading a run (`finalize`) is set-based from start to end: cross-record checks, the ignore
+list (R7), the merge of what is valid (R5, with fixed invoice fields), blocking, closing what
+left the import (R4), the error lifecycle (R6), the run's counts and its events, in one
+transaction. A run whose chunks have not all arrived is never loaded, so an incomplete or
+failed run changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from services.validator.rules import CODE_SEVERITY, describe
+from services.validator.staging import COLUMNS, TABLE, StagedBatch
+from shared.messages import AcceptedChange, ImportRunEvent, UpdatesAccepted, ValidationErrorEvent
+from shared.outbox import stage
+from shared.topics import Topics
+
+__all__ = ["FIXED_INVOICE_FIELDS", "RunOutcome", "ValidatorStore"]
+
+log = logging.getLogger("creditflow.validator")
+
+ENTITIES = ("customer", "invoice", "payment_condition")
+FINDING_COLUMNS = ["run_id", "entity", "key", "code", "field", "value", "severity", "message"]
+CHANGES_PER_MESSAGE = 2000
+
+# Fields fixed once an invoice is loaded (R5); a later change is reported, not applied.
+FIXED_INVOICE_FIELDS = (
+    "customer_number",
+    "invoice_date",
+    "due_date",
+    "amount_total",
+    "payment_condition",
+)
+
+_STAGED_KEY = {
+    "customer": ("staged_customers", "customer_number"),
+    "invoice": ("staged_invoices", "invoice_number"),
+    "payment_condition": ("staged_payment_conditions", "code"),
+}
+
+
+@dataclass
+class RunOutcome:
+    run_id: UUID
+    administration_id: str
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    raised: int = 0
+    resolved: int = 0
+    changes: int = 0
+
+
+# --- cross-record checks: (entity, key, code, field, value, context) ---------------------------
+
+_CROSS_RECORD_SQL = """
+select entity, key, 'duplicate_key' as code, key_column as field, key as value,
+       count(*)::text as detail
+from (
+    select 'customer' as entity, customer_number as key, 'customer_number' as key_column
+      from staged_customers where run_id = $1::uuid
+    union all
+    select 'invoice', invoice_number, 'invoice_number' from staged_invoices where run_id = $1::uuid
+    union all
+    select 'payment_condition', code, 'code' from staged_payment_conditions where run_id = $1::uuid
+) keys
+group by entity, key, key_column having count(*) > 1
+union all
+select 'invoice', i.invoice_number, 'unknown_customer', 'customer_number', i.customer_number, ''
+from staged_invoices i
+where i.run_id = $1::uuid and i.customer_number <> ''
+  and not exists (select 1 from staged_customers c
+                  where c.run_id = $1::uuid and c.customer_number = i.customer_number)
+union all
+select 'invoice', i.invoice_number, 'unknown_payment_condition', 'payment_condition',
+       i.payment_condition, ''
+from staged_invoices i
+where i.run_id = $1::uuid and i.payment_condition <> ''
+  and not exists (select 1 from staged_payment_conditions p
+                  where p.run_id = $1::uuid and p.code = i.payment_condition)
+union all
+select 'payment_condition', p.code, 'no_dunning_plan', 'code', p.code, ''
+from staged_payment_conditions p
+where p.run_id = $1::uuid and p.code <> ''
+  and not exists (select 1 from dunning_plans d where d.administration_id = $2::text
+                  and d.condition_code in (p.code, 'default'))
+"""
+
+# --- the ignore list (R7): the entry itself, or the invoice's customer or payment condition ----
+
+_IGNORED_SQL = [
+    """create temp table run_ignored (
+           entity text, key text, pattern text, via text, primary key (entity, key)
+       ) on commit drop""",
+    """insert into run_ignored
+       select distinct on (s.customer_number) 'customer', s.customer_number, e.pattern, 'entry'
+       from staged_customers s join ignore_entries e on e.administration_id = $2::text
+            and e.entity = 'customer' and ignore_entry_matches(e, s.customer_number)
+       where s.run_id = $1::uuid order by s.customer_number, e.id""",
+    """insert into run_ignored
+       select distinct on (s.code) 'payment_condition', s.code, e.pattern, 'entry'
+       from staged_payment_conditions s join ignore_entries e on e.administration_id = $2::text
+            and e.entity = 'payment_condition' and ignore_entry_matches(e, s.code)
+       where s.run_id = $1::uuid order by s.code, e.id""",
+    """insert into run_ignored
+       select distinct on (s.invoice_number) 'invoice', s.invoice_number, e.pattern,
+              case e.entity when 'invoice' then 'entry' else e.entity end
+       from staged_invoices s join ignore_entries e on e.administration_id = $2::text and (
+            (e.entity = 'invoice' and ignore_entry_matches(e, s.invoice_number))
+         or (e.entity = 'customer' and ignore_entry_matches(e, s.customer_number))
+         or (e.entity = 'payment_condition' and s.payment_condition <> ''
+             and ignore_entry_matches(e, s.payment_condition)))
+       where s.run_id = $1::uuid
+       order by s.invoice_number, (e.entity = 'invoice') desc, e.id""",
+    "analyze run_ignored",
+]
+
+# One finding per error identity (R6); several fields with the same code are named together.
+_FINDINGS_SQL = [
+    """create temp table run_findings on commit drop as
+       select f.entity, f.key, f.code,
+              string_agg(distinct f.field, ', ') as field,
+              (array_agg(f.value order by f.field))[1] as value,
+              min(f.severity) as severity,  -- 'error' < 'warning': any error blocks
+              string_agg(f.message, ' ' order by f.field) as message
+       from staged_findings f
+       where f.run_id = $1::uuid
+         and not exists (select 1 from run_ignored r where r.entity = f.entity and r.key = f.key)
+       group by f.entity, f.key, f.code""",
+    """create temp table run_blocked on commit drop as
+       select distinct entity, key from run_findings where severity = 'error'""",
+    "create index on run_blocked (entity, key)",
+    "analyze run_findings",
+    "analyze run_blocked",
+]
+
+# --- the merge (R5): what is valid, not ignored and not held back --------------------------------
+
+_PAYMENT_CONDITIONS_SQL = [
+    """create temp table pc_src on commit drop as
+       select s.code, nullif(s.description, '') as description, s.term_days::int as term_days,
+              md5(concat_ws(chr(31), s.description, s.term_days)) as content_hash,
+              p.content_hash as old_hash, p.code is null as is_new
+       from (select distinct on (code) * from staged_payment_conditions
+             where run_id = $1::uuid order by code, line) s
+       left join payment_conditions p on p.administration_id = $2::text and p.code = s.code
+       where not exists (select 1 from run_ignored r
+                         where r.entity = 'payment_condition' and r.key = s.code)
+         and not exists (select 1 from run_blocked b
+                         where b.entity = 'payment_condition' and b.key = s.code)""",
+    """insert into payment_conditions (administration_id, code, description, term_days,
+                                       content_hash)
+       select $2, code, description, term_days, content_hash from pc_src
+       where is_new or old_hash <> content_hash
+       on conflict (administration_id, code) do update set
+           description = excluded.description, term_days = excluded.term_days,
+           content_hash = excluded.content_hash, updated_at = now()""",
+]
+
+_CUSTOMERS_SQL = [
+    """create temp table cust_src on commit drop as
+       select s.customer_number, s.name, s.email, nullif(s.phone, '') as phone, s.street,
+              s.postal_code, s.city, upper(coalesce(nullif(s.country, ''), 'NL')) as country,
+              nullif(lower(s.language), '') as language, nullif(s.vat_number, '') as vat_number,
+              nullif(s.changed_at, '') as changed_at,
+              md5(concat_ws(chr(31), s.name, s.email, s.phone, s.street, s.postal_code, s.city,
+                            s.country, s.language, s.vat_number, s.changed_at)) as content_hash,
+              c.content_hash as old_hash, c.status as old_status,
+              c.customer_number is null as is_new
+       from (select distinct on (customer_number) * from staged_customers
+             where run_id = $1::uuid order by customer_number, line) s
+       left join customers c on c.administration_id = $2::text
+            and c.customer_number = s.customer_number
+       where not exists (select 1 from run_ignored r
+                         where r.entity = 'customer' and r.key = s.customer_number)
+         and not exists (select 1 from run_blocked b
+                         where b.entity = 'customer' and b.key = s.customer_number)""",
+    """insert into customers (administration_id, customer_number, name, email, phone, street,
+                            postal_code, city, country, language, vat_number, changed_at,
+                            content_hash, status, last_run_id)
+       select $2, customer_number, name, email, phone, street, postal_code, city, country,
+              language, vat_number, changed_at, content_hash, 'active', $1
+       from cust_src where is_new or old_hash <> content_hash or old_status <> 'active'
+       on conflict (administration_id, customer_number) do update set
+           name = excluded.name, email = excluded.email, phone = excluded.phone,
+           street = excluded.street, postal_code = excluded.postal_code, city = excluded.city,
+           country = excluded.country, language = excluded.language,
+           vat_number = excluded.vat_number, changed_at = excluded.changed_at,
+           content_hash = excluded.content_hash, status = 'active', updated_at = now(),
+           last_run_id = excluded.last_run_id""",
+]
+
+# Invoices of a customer with an error are held back (R5), as are their own errors' invoices.
+_INVOICE_SOURCE_SQL = [
+    """create temp table inv_src on commit drop as
+       select s.invoice_number, s.customer_number, s.invoice_date::date as invoice_date,
+              s.due_date::date as due_date, upper(s.currency) as currency,
+              s.amount_total::numeric(14, 2) as amount_total,
+              s.amount_open::numeric(14, 2) as amount_open,
+              nullif(s.payment_condition, '') as payment_condition,
+              nullif(s.description, '') as description,
+              null::text as content_hash,
+              i.invoice_number is null as is_new, i.status as old_status,
+              i.content_hash as old_hash, i.customer_number as old_customer_number,
+              i.invoice_date as old_invoice_date, i.due_date as old_due_date,
+              i.amount_total as old_amount_total, i.payment_condition as old_payment_condition
+       from (select distinct on (invoice_number) * from staged_invoices
+             where run_id = $1::uuid order by invoice_number, line) s
+       left join invoices i
+            on i.administration_id = $2::text and i.invoice_number = s.invoice_number
+       where not exists (select 1 from run_ignored r
+                         where r.entity = 'invoice' and r.key = s.invoice_number)
+         and not exists (select 1 from run_blocked b
+                         where b.entity = 'invoice' and b.key = s.invoice_number)
+         and not exists (select 1 from run_blocked b
+                         where b.entity = 'customer' and b.key = s.customer_number)""",
+    "analyze inv_src",
+]
+
+_FIXED_CHANGES_SQL = """
+select invoice_number,
+       array_remove(array[
+           case when customer_number is distinct from old_customer_number
+                then 'customer_number' end,
+           case when invoice_date is distinct from old_invoice_date then 'invoice_date' end,
+           case when due_date is distinct from old_due_date then 'due_date' end,
+           case when amount_total is distinct from old_amount_total then 'amount_total' end,
+           case when payment_condition is distinct from old_payment_condition
+                then 'payment_condition' end
+       ], null) as fields,
+       jsonb_build_object(
+           'customer_number', jsonb_build_array(old_customer_number, customer_number),
+           'invoice_date', jsonb_build_array(old_invoice_date, invoice_date),
+           'due_date', jsonb_build_array(old_due_date, due_date),
+           'amount_total', jsonb_build_array(old_amount_total::text, amount_total::text),
+           'payment_condition', jsonb_build_array(old_payment_condition, payment_condition)
+       ) as values
+from inv_src
+where not is_new and (customer_number is distinct from old_customer_number
+    or invoice_date is distinct from old_invoice_date or due_date is distinct from old_due_date
+    or amount_total is distinct from old_amount_total
+    or payment_condition is distinct from old_payment_condition)
+"""
+
+_INVOICE_EFFECTIVE_SQL = [
+    # Fixed fields keep the values they were first loaded with.
+    """update inv_src set customer_number = old_customer_number,
+              invoice_date = old_invoice_date, due_date = old_due_date,
+              amount_total = old_amount_total, payment_condition = old_payment_condition
+       where not is_new""",
+    """update inv_src set content_hash = md5(concat_ws(chr(31), customer_number, invoice_date,
+              due_date, currency, amount_total, amount_open, payment_condition, description))""",
+]
+_INVOICE_UPSERT_SQL = [
+    """insert into invoices (administration_id, invoice_number, customer_number, invoice_date,
+                           due_date, currency, amount_total, amount_open, payment_condition,
+                           description, content_hash, status, last_run_id)
+       select $2, invoice_number, customer_number, invoice_date, due_date, currency,
+              amount_total, amount_open, payment_condition, description, content_hash,
+              'open', $1
+       from inv_src where is_new or old_hash <> content_hash or old_status <> 'open'
+       on conflict (administration_id, invoice_number) do update set
+           currency = excluded.currency, amount_open = excluded.amount_open,
+           description = excluded.description, content_hash = excluded.content_hash,
+           status = 'open', closed_at = null, updated_at = now(),
+           last_run_id = excluded.last_run_id""",
+]
+
+# R7: loaded data of an ignored entity is blocked: no more updates, no notifications.
+_BLOCK_CUSTOMERS_SQL = """
+update customers c set status = 'blocked', updated_at = now()
+where c.administration_id = $1 and c.status = 'active'
+  and exists (select 1 from ignore_entries e where e.administration_id = $1
+              and e.entity = 'customer' and ignore_entry_matches(e, c.customer_number))
+returning c.customer_number
+"""
+_BLOCK_INVOICES_SQL = """
+update invoices i set status = 'blocked', updated_at = now()
+where i.administration_id = $1 and i.status = 'open'
+  and exists (select 1 from ignore_entries e where e.administration_id = $1 and (
+         (e.entity = 'invoice' and ignore_entry_matches(e, i.invoice_number))
+      or (e.entity = 'customer' and ignore_entry_matches(e, i.customer_number))
+      or (e.entity = 'payment_condition' and i.payment_condition is not null
+          and ignore_entry_matches(e, i.payment_condition))))
+returning i.invoice_number
+"""
+
+# R4: an invoice that was open and is absent from a complete run is paid.
+_CLOSE_SQL = """
+update invoices i set status = 'closed', closed_at = now(), updated_at = now()
+where i.administration_id = $2::text and i.status in ('open', 'blocked')
+  and not exists (select 1 from staged_invoices s
+                  where s.run_id = $1::uuid and s.invoice_number = i.invoice_number)
+returning i.invoice_number
+"""
+
+# --- the error lifecycle (R6) ------------------------------------------------------------------
+
+_ERROR_ID = "md5(concat_ws(chr(31), {admin}, {entity}, {key}, {code}))::uuid"
+
+_RAISE_SQL = [
+    """create temp table open_before on commit drop as
+       select error_id from validation_errors
+       where administration_id = $2::text and status = 'open'""",
+    f"""insert into validation_errors (error_id, administration_id, entity, key, code, field,
+                                     value, severity, message, status, run_id, raised_at)
+        select {_ERROR_ID.format(admin="$2::text", entity="f.entity", key="f.key", code="f.code")},
+               $2, f.entity, f.key, f.code, f.field, f.value, f.severity, f.message, 'open', $1,
+               now()
+        from run_findings f
+        on conflict (administration_id, entity, key, code) do update set
+            field = excluded.field, value = excluded.value, severity = excluded.severity,
+            message = excluded.message, status = 'open', resolution = null, resolved_at = null,
+            run_id = case when validation_errors.status = 'open'
+                          then validation_errors.run_id else excluded.run_id end,
+            raised_at = case when validation_errors.status = 'open'
+                             then validation_errors.raised_at else now() end""",
+]
+_NEWLY_RAISED_SQL = """
+select v.* from validation_errors v
+join run_findings f on f.entity = v.entity and f.key = v.key and f.code = v.code
+where v.administration_id = $1
+  and not exists (select 1 from open_before o where o.error_id = v.error_id)
+"""
+_RESOLVE_SQL = """
+update validation_errors v set status = 'resolved', resolved_at = now(), resolution = case
+    when exists (select 1 from run_ignored r where r.entity = v.entity and r.key = v.key)
+         or ignore_match($2, v.entity, v.key) is not null then 'ignored'
+    when (v.entity = 'customer' and exists (select 1 from staged_customers s
+              where s.run_id = $1::uuid and s.customer_number = v.key))
+      or (v.entity = 'invoice' and exists (select 1 from staged_invoices s
+              where s.run_id = $1::uuid and s.invoice_number = v.key))
+      or (v.entity = 'payment_condition' and exists (select 1 from staged_payment_conditions s
+              where s.run_id = $1::uuid and s.code = v.key)) then 'fixed'
+    else 'left_import' end
+where v.administration_id = $2::text and v.status = 'open'
+  and not exists (select 1 from run_findings f
+                  where f.entity = v.entity and f.key = v.key and f.code = v.code)
+returning v.*
+"""
+
+_BLOCKED_COUNTS_SQL = """
+select 'customer' as entity, count(distinct s.customer_number) as n from staged_customers s
+where s.run_id = $1::uuid
+  and exists (select 1 from run_blocked b where b.entity = 'customer' and b.key = s.customer_number)
+union all
+select 'payment_condition', count(distinct s.code) from staged_payment_conditions s
+where s.run_id = $1::uuid
+  and exists (select 1 from run_blocked b where b.entity = 'payment_condition' and b.key = s.code)
+union all
+select 'invoice', count(distinct s.invoice_number) from staged_invoices s
+where s.run_id = $1::uuid
+  and not exists (select 1 from run_ignored r
+                  where r.entity = 'invoice' and r.key = s.invoice_number)
+  and exists (select 1 from run_blocked b where (b.entity = 'invoice' and b.key = s.invoice_number)
+              or (b.entity = 'customer' and b.key = s.customer_number))
+"""
+
+_OUTCOME_SQL = """
+select count(*) filter (where is_new) as added,
+       count(*) filter (where not is_new and (old_hash <> content_hash {extra})) as updated,
+       count(*) filter (where not is_new and not (old_hash <> content_hash {extra})) as unchanged
+from {table}
+"""
+
+_CLEANUP_TABLES = (
+    "staged_customers",
+    "staged_invoices",
+    "staged_payment_conditions",
+    "staged_findings",
+    "run_chunks",
+)
+
+
+class ValidatorStore:
+    def __init__(self, pool: asyncpg.Pool, topics: Topics) -> None:
+        self._pool = pool
+        self._topics = topics
+
+    # --- staging -----------------------------------------------------------------------------
+
+    async def running_runs(self, run_ids: Iterable[UUID]) -> set[UUID]:
+        rows = await self._pool.fetch(
+            "select run_id from import_runs where run_id = any($1::uuid[]) and status = 'running'",
+            list(set(run_ids)),
+        )
+        return {row["run_id"] for row in rows}
+
+    async def stage_chunks(
+        self, chunks: Mapping[tuple[UUID, int], tuple[int, StagedBatch]]
+    ) -> set[tuple[UUID, int]]:
+        """Stage chunks not staged before, keyed (run, seq); return those staged now.
+
+        A redelivered chunk is recognised by its (run, seq) and staged once only.
+        """
+        keys = list(chunks)
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "insert into run_chunks (run_id, seq, records)"
+                " select * from unnest($1::uuid[], $2::int[], $3::int[])"
+                " on conflict do nothing returning run_id, seq",
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [chunks[k][0] for k in keys],
+            )
+            new = {(row["run_id"], row["seq"]) for row in rows}
+            combined = StagedBatch()
+            for key in new:
+                combined.extend(chunks[key][1])
+            await self._copy(conn, combined)
+        return new
+
+    async def _copy(self, conn: asyncpg.Connection, batch: StagedBatch) -> None:
+        for entity, table in TABLE.items():
+            rows = batch.rows[table]
+            if rows:
+                await conn.copy_records_to_table(
+                    table,
+                    records=rows,
+                    columns=["run_id", "line", *COLUMNS[entity], "has_error"],
+                )
+        if batch.findings:
+            await conn.copy_records_to_table(
+                "staged_findings", records=batch.findings, columns=FINDING_COLUMNS
+            )
+
+    async def discard_run(self, run_id: UUID) -> None:
+        """Drop what a run that ended without loading had staged."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            status = await conn.fetchval(
+                "select status from import_runs where run_id = $1::uuid", run_id
+            )
+            if status in (None, "running"):
+                return
+            for table in _CLEANUP_TABLES:
+                await conn.execute(f"delete from {table} where run_id = $1::uuid", run_id)
+
+    # --- loading a complete run ----------------------------------------------------------------
+
+    async def finalize(self, run_id: UUID) -> RunOutcome | None:
+        """Load the run if every announced chunk is staged; None if it is not (yet) due."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            # The row lock makes a second validator instance wait, then find it completed.
+            run = await conn.fetchrow(
+                "select * from import_runs where run_id = $1::uuid for update", run_id
+            )
+            if run is None or run["status"] != "running" or run["chunks"] is None:
+                return None
+            received = await conn.fetchval(
+                "select count(*) from run_chunks where run_id = $1::uuid", run_id
+            )
+            if received < run["chunks"]:
+                return None
+            outcome = await self._load(conn, run)
+        return outcome
+
+    async def _load(self, conn: asyncpg.Connection, run: asyncpg.Record) -> RunOutcome:
+        run_id, admin = run["run_id"], run["administration_id"]
+        outcome = RunOutcome(run_id, admin)
+        await self._add_cross_record_findings(conn, run_id, admin)
+        await _run_all(conn, _IGNORED_SQL, run_id, admin)
+        await _run_all(conn, _FINDINGS_SQL, run_id)
+        await _run_all(conn, _PAYMENT_CONDITIONS_SQL, run_id, admin)
+        await _run_all(conn, _CUSTOMERS_SQL, run_id, admin)
+        await _run_all(conn, _INVOICE_SOURCE_SQL, run_id, admin)
+        await self._add_fixed_field_warnings(conn, admin)
+        await _run_all(conn, _INVOICE_EFFECTIVE_SQL, run_id, admin)
+        counts = {
+            "payment_condition": await _outcome(conn, "pc_src", ""),
+            "customer": await _outcome(conn, "cust_src", "or old_status <> 'active'"),
+            "invoice": await _outcome(conn, "inv_src", "or old_status <> 'open'"),
+        }
+        changes = await self._changes(conn)
+        await _run_all(conn, _INVOICE_UPSERT_SQL, run_id, admin)
+        blocked_customers = await conn.fetch(_BLOCK_CUSTOMERS_SQL, admin)
+        blocked_invoices = await conn.fetch(_BLOCK_INVOICES_SQL, admin)
+        closed = await conn.fetch(_CLOSE_SQL, run_id, admin)
+        changes += [
+            AcceptedChange(entity="customer", key=r["customer_number"], change="blocked")
+            for r in blocked_customers
+        ]
+        changes += [
+            AcceptedChange(entity="invoice", key=r["invoice_number"], change="blocked")
+            for r in blocked_invoices
+        ]
+        changes += [
+            AcceptedChange(entity="invoice", key=r["invoice_number"], change="closed")
+            for r in closed
+        ]
+        for row in await conn.fetch(_BLOCKED_COUNTS_SQL, run_id):
+            counts[row["entity"]]["blocked"] = row["n"]
+        for entity in ENTITIES:
+            counts[entity]["ignored"] = 0
+        for row in await conn.fetch("select entity, count(*) as n from run_ignored group by 1"):
+            counts[row["entity"]]["ignored"] = row["n"]
+        outcome.counts = counts
+        outcome.changes = len(changes)
+
+        events = await self._error_lifecycle(conn, run_id, admin)
+        outcome.raised = sum(1 for e in events if e.event == "raised")
+        outcome.resolved = len(events) - outcome.raised
+        await stage(conn, self._topics.validation_errors, admin, events)
+        await stage(
+            conn,
+            self._topics.accepted_updates,
+            admin,
+            [
+                UpdatesAccepted(
+                    administration_id=admin,
+                    run_id=run_id,
+                    changes=changes[i : i + CHANGES_PER_MESSAGE],
+                )
+                for i in range(0, len(changes), CHANGES_PER_MESSAGE)
+            ],
+        )
+        await conn.execute(
+            "update import_runs set status = 'completed', finished_at = now(), counts = $2"
+            " where run_id = $1::uuid",
+            run_id,
+            counts,
+        )
+        await stage(
+            conn,
+            self._topics.import_runs,
+            admin,
+            [
+                ImportRunEvent(
+                    event="completed",
+                    run_id=run_id,
+                    request_id=run["request_id"],
+                    administration_id=admin,
+                    trigger=run["trigger"],
+                    status="completed",
+                    counts=counts,
+                )
+            ],
+        )
+        for table in _CLEANUP_TABLES:
+            await conn.execute(f"delete from {table} where run_id = $1::uuid", run_id)
+        return outcome
+
+    async def _add_cross_record_findings(
+        self, conn: asyncpg.Connection, run_id: UUID, admin: str
+    ) -> None:
+        rows = await conn.fetch(_CROSS_RECORD_SQL, run_id, admin)
+        findings = []
+        for row in rows:
+            entity, key, code = row["entity"], row["key"], row["code"]
+            context = {"key": key}
+            if code == "duplicate_key":
+                context["count"] = row["detail"]
+            if code == "unknown_customer":
+                context["customer_number"] = row["value"]
+            message = describe(code, row["field"], row["value"], entity=entity, **context)
+            findings.append(
+                (
+                    run_id,
+                    entity,
+                    key,
+                    code,
+                    row["field"],
+                    row["value"],
+                    CODE_SEVERITY[code],
+                    message,
+                )
+            )
+        if findings:
+            await conn.copy_records_to_table(
+                "staged_findings", records=findings, columns=FINDING_COLUMNS
+            )
+
+    async def _add_fixed_field_warnings(self, conn: asyncpg.Connection, admin: str) -> None:
+        rows = await conn.fetch(_FIXED_CHANGES_SQL)
+        findings = []
+        for row in rows:
+            fields = list(row["fields"])
+            values = row["values"]
+            loaded = ", ".join(str(values[f][0]) for f in fields)
+            new = ", ".join(str(values[f][1]) for f in fields)
+            message = describe(
+                "immutable_field_changed",
+                ", ".join(fields),
+                new,
+                entity="invoice",
+                key=row["invoice_number"],
+                loaded=loaded,
+            )
+            findings.append(
+                (
+                    "invoice",
+                    row["invoice_number"],
+                    "immutable_field_changed",
+                    ", ".join(fields),
+                    new,
+                    "warning",
+                    message,
+                )
+            )
+        if findings:
+            await conn.executemany(
+                "insert into run_findings (entity, key, code, field, value, severity, message)"
+                " values ($1, $2, $3, $4, $5, $6, $7)",
+                findings,
+            )
+
+    async def _changes(self, conn: asyncpg.Connection) -> list[AcceptedChange]:
+        rows = await conn.fetch(
+            """select 'customer' as entity, customer_number as key,
+                      case when is_new then 'added' when old_status <> 'active'
+                           and old_hash = content_hash then 'unblocked' else 'updated' end as change
+               from cust_src where is_new or old_hash <> content_hash or old_status <> 'active'
+               union all
+               select 'invoice', invoice_number,
+                      case when is_new then 'added' when old_status = 'blocked'
+                           then 'unblocked' else 'updated' end
+               from inv_src where is_new or old_hash <> content_hash or old_status <> 'open'"""
+        )
+        return [AcceptedChange(entity=r["entity"], key=r["key"], change=r["change"]) for r in rows]
+
+    async def _error_lifecycle(
+        self, conn: asyncpg.Connection, run_id: UUID, admin: str
+    ) -> list[ValidationErrorEvent]:
+        await _run_all(conn, _RAISE_SQL, run_id, admin)
+        raised = await conn.fetch(_NEWLY_RAISED_SQL, admin)
+        resolved = await conn.fetch(_RESOLVE_SQL, run_id, admin)
+        events = [_error_event(row, "raised", run_id) for row in raised]
+        events += [_error_event(row, "resolved", run_id) for row in resolved]
+        return events
+
+
+def _error_event(row: asyncpg.Record, event: str, run_id: UUID) -> ValidationErrorEvent:
+    return ValidationErrorEvent(
+        event=event,  # type: ignore[arg-type]
+        error_id=row["error_id"],
+        administration_id=row["administration_id"],
+        run_id=run_id,
+        entity=row["entity"],
+        key=row["key"],
+        code=row["code"],
+        field=row["field"],
+        value=row["value"],
+        severity=row["severity"],
+        message=row["message"],
+        resolution=row["resolution"] if event == "resolved" else None,
+    )
+
+
+async def _run_all(conn: asyncpg.Connection, statements: list[str], *args: Any) -> None:
+    """Run statements in order; each gets the arguments it refers to ($1 = run, $2 = admin),
+    renumbered, since PostgreSQL refuses a parameter a statement does not use."""
+    for sql in statements:
+        used = sorted({int(n) for n in re.findall(r"\$(\d+)", sql)})
+        number = {old: new for new, old in enumerate(used, 1)}
+        bound = re.sub(r"\$(\d+)", lambda m, number=number: f"${number[int(m.group(1))]}", sql)
+        await conn.execute(bound, *(args[n - 1] for n in used))
+
+
+async def _outcome(conn: asyncpg.Connection, table: str, extra: str) -> dict[str, int]:
+    row = await conn.fetchrow(_OUTCOME_SQL.format(table=table, extra=extra))
+    return {
+        "added": row["added"],
+        "updated": row["updated"],
+        "unchanged": row["unchanged"],
+        "blocked": 0,
+        "ignored": 0,
+    }

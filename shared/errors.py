@@ -1,0 +1,23 @@
+"""Errors the control surface reports to people: one line each, no traceback."""
+
+from __future__ import annotations
+
+__all__ = ["Conflict", "Invalid", "NotFound", "UserError"]
+
+
+class UserError(Exception):
+    """A request that cannot be carried out as asked; nothing was changed."""
+
+    status = 400
+
+
+class Invalid(UserError):
+    status = 422
+
+
+class NotFound(UserError):
+    status = 404
+
+
+class Conflict(UserError):
+    status = 409

@@ -1,0 +1,277 @@
+"""Kafka plumbing shared by the services: broker, topics, batch decoding, offsets, dead letters.
+
+Delivery is at-least-once with effects made idempotent (DESIGN section 9): every consumer uses
+manual acknowledgement and commits the explicit offsets of a batch only after the database
+transaction that applied it. A batch that fails is handed back (its partitions rewound) and
+retried with backoff; a message that cannot be decoded goes to the dead-letters topic with the
+error in its headers, so it never blocks its partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+from pydantic import BaseModel, ValidationError
+
+from shared.settings import Settings
+from shared.topics import Topics
+
+__all__ = [
+    "MAX_DEAD_LETTER_BYTES",
+    "BatchRunner",
+    "DeadLetter",
+    "Decoded",
+    "commit_batch",
+    "decode_records",
+    "ensure_topics",
+    "make_broker",
+    "records_of",
+]
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+# Kafka's default message limit is 1 MB; a dead letter keeps the start of a huge value.
+MAX_DEAD_LETTER_BYTES = 256 * 1024
+
+
+def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
+    return KafkaBroker(
+        settings.require_kafka(),
+        client_id=client_id,
+        enable_idempotence=settings.kafka_idempotence,
+        graceful_timeout=8.0,
+        allow_auto_create_topics=False,
+        logger=logging.getLogger(f"creditflow.{client_id}"),
+        # Fewer client logs at INFO: FastStream logs every message received otherwise.
+        log_level=logging.DEBUG,
+    )
+
+
+async def ensure_topics(settings: Settings, topics: Sequence[str] | None = None) -> None:
+    """Create the topics that do not exist yet, with the configured partition count."""
+    names = list(topics) if topics is not None else Topics(settings.topic_prefix).all()
+    delay = 0.2
+    for attempt in range(60):
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.require_kafka())
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [name for name in names if name not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [NewTopic(name, settings.topic_partitions, 1) for name in missing]
+                    )
+                except TopicAlreadyExistsError:
+                    pass  # another process created it a moment ago
+            return
+        except (KafkaError, OSError) as exc:
+            if attempt == 59:
+                raise
+            log.warning("broker not ready (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        finally:
+            await admin.close()
+
+
+def records_of(message: KafkaMessage) -> tuple[ConsumerRecord, ...]:
+    raw = message.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded(Generic[M]):
+    record: ConsumerRecord
+    message: M
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: ConsumerRecord
+    error: str
+
+
+def decode_records(
+    records: Sequence[ConsumerRecord], model: type[M]
+) -> tuple[list[Decoded[M]], list[DeadLetter]]:
+    """Split a batch into decoded messages and dead letters, in offset order."""
+    good: list[Decoded[M]] = []
+    bad: list[DeadLetter] = []
+    for record in records:
+        value = record.value
+        if value is None:
+            bad.append(DeadLetter(record, "empty message value"))
+            continue
+        try:
+            good.append(Decoded(record, model.model_validate_json(value)))
+        except ValidationError as exc:
+            bad.append(DeadLetter(record, _describe_validation_error(exc, model)))
+    return good, bad
+
+
+def _describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> str:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "value"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"not a valid {model.__name__}: {where}: {first.get('msg')}{more}"
+
+
+async def commit_batch(message: KafkaMessage, records: Sequence[ConsumerRecord]) -> bool:
+    """Commit the offsets after these records. False when a rebalance took the partitions
+    away: the new owner then sees them again, which the idempotent effects make harmless."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    if not offsets:
+        return True
+    consumer = message.consumer
+    try:
+        await consumer.commit(offsets)  # type: ignore[call-arg]
+    except CommitFailedError as exc:
+        log.warning("commit failed after a rebalance, the batch will be seen again: %s", exc)
+        return False
+    except (KafkaError, AssertionError) as exc:
+        # AssertionError: aiokafka refuses partitions no longer assigned to this consumer.
+        log.warning("commit failed (%s); the batch will be seen again", exc)
+        return False
+    message.committed = True  # type: ignore[assignment]
+    return True
+
+
+def _is_transient(exc: BaseException) -> bool:
+    import asyncpg
+
+    transient = (
+        OSError,
+        asyncio.TimeoutError,
+        KafkaError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.SerializationError,
+        asyncpg.DeadlockDetectedError,
+    )
+    return isinstance(exc, transient)
+
+
+@dataclass
+class BatchRunner(Generic[M]):
+    """Runs one consumer's batches: decode, dead-letter, apply, commit, retry.
+
+    `apply` receives the decoded messages and must be idempotent: it runs again for the same
+    messages after a crash, a failed commit or a rebalance.
+    """
+
+    broker: KafkaBroker
+    model: type[M]
+    apply: Callable[[list[Decoded[M]]], Awaitable[None]]
+    dead_letters_topic: str
+    name: str
+    max_attempts: int = 5
+    _failures: int = field(default=0, init=False)
+
+    async def __call__(self, message: KafkaMessage) -> None:
+        records = records_of(message)
+        good, bad = decode_records(records, self.model)
+        try:
+            if bad:
+                await self.send_dead_letters(bad)
+            if good:
+                await self.apply(good)
+        except asyncio.CancelledError:
+            await message.nack()
+            raise
+        except Exception as exc:
+            self._failures += 1
+            transient = _is_transient(exc)
+            if transient or self._failures < self.max_attempts:
+                delay = min(0.2 * 2 ** min(self._failures, 6), 10.0)
+                log.warning(
+                    "%s: batch of %d failed (%s: %s); retrying in %.1fs",
+                    self.name,
+                    len(records),
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                    exc_info=not transient,
+                )
+                await message.nack()
+                await asyncio.sleep(delay)
+                return
+            log.exception(
+                "%s: batch failed %d times; sending it to dead letters", self.name, self._failures
+            )
+            await self.send_dead_letters(
+                [DeadLetter(record, f"{type(exc).__name__}: {exc}") for record in records]
+            )
+        self._failures = 0
+        await commit_batch(message, records)
+
+    async def send_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        futures = []
+        for letter in letters:
+            record = letter.record
+            value: bytes = record.value or b""
+            headers = {
+                "error": letter.error[:1000],
+                "source_topic": record.topic,
+                "source_partition": str(record.partition),
+                "source_offset": str(record.offset),
+                "consumer": self.name,
+            }
+            if len(value) > MAX_DEAD_LETTER_BYTES:
+                headers["truncated_from_bytes"] = str(len(value))
+                value = value[:MAX_DEAD_LETTER_BYTES]
+            log.warning(
+                "%s: dead letter from %s[%d]@%d: %s",
+                self.name,
+                record.topic,
+                record.partition,
+                record.offset,
+                letter.error,
+            )
+            futures.append(
+                await self.broker.publish(
+                    value,
+                    self.dead_letters_topic,
+                    key=record.key,
+                    headers=headers,
+                    no_confirm=True,
+                )
+            )
+        await asyncio.gather(*futures)
+
+
+def subscriber_options(**overrides: Any) -> dict[str, Any]:
+    """Options every batch consumer shares: manual commits, start at the earliest offset."""
+    from faststream import AckPolicy
+
+    options: dict[str, Any] = {
+        "batch": True,
+        "ack_policy": AckPolicy.MANUAL,
+        "auto_offset_reset": "earliest",
+        "max_records": 100,
+        "batch_timeout_ms": 100,
+        "decoder": _no_decode,
+    }
+    options.update(overrides)
+    return options
+
+
+async def _no_decode(message: Any) -> None:
+    # Each record is decoded by BatchRunner so that one bad record cannot fail the batch.
+    return None

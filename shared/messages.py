@@ -1,0 +1,191 @@
+"""Message models for every topic (DESIGN section 5).
+
+Values are UTF-8 JSON objects keyed by `administration_id`; every message has a `message_id`
+and an ISO-8601 UTC timestamp. Consumers ignore unknown fields. `ImportRequested` and
+`ValidationErrorEvent` are the public contract and must keep their shape exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "AcceptedChange",
+    "AdministrationId",
+    "ControlEvent",
+    "Entity",
+    "ImportRequested",
+    "ImportRunEvent",
+    "Message",
+    "NotificationRecorded",
+    "RawRecord",
+    "RecordsRead",
+    "ReminderRunRequested",
+    "UpdatesAccepted",
+    "ValidationErrorEvent",
+    "encode",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # A timestamp without a zone is taken as UTC, the contract's only zone.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+AdministrationId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+]
+Entity = Literal["customer", "invoice", "payment_condition"]
+RunStatus = Literal["running", "completed", "failed", "system_error", "restarted"]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    message_id: UUID = Field(default_factory=uuid4, description="Unique id of this message.")
+
+
+def encode(message: Message) -> bytes:
+    """The wire form: compact JSON, absent optional fields left out."""
+    return message.model_dump_json(exclude_none=True).encode()
+
+
+# --- contract topics -------------------------------------------------------------------------
+
+
+class ImportRequested(Message):
+    """`{prefix}import-requests`: somebody or something asks for an import run now."""
+
+    request_id: UUID = Field(default_factory=uuid4, description="Id the requester can follow.")
+    administration_id: AdministrationId
+    trigger: Literal["manual", "schedule", "file"] = Field(
+        description="manual (CLI, HTTP, dashboard, other systems), schedule, or file "
+        "(extension: a new export file was provided)."
+    )
+    requested_by: str = Field(max_length=200, description="Who or what asked: cli, http, ...")
+    requested_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class ValidationErrorEvent(Message):
+    """`{prefix}validation-errors`: an error or warning was raised or resolved (R6)."""
+
+    event: Literal["raised", "resolved"]
+    error_id: UUID = Field(description="Stable for (administration, entity, key, code).")
+    administration_id: AdministrationId
+    run_id: UUID | None = None
+    entity: Entity
+    key: str
+    code: str
+    field: str
+    value: str
+    severity: Literal["error", "warning"]
+    message: str
+    occurred_at: UtcDatetime = Field(default_factory=utcnow)
+    resolution: Literal["fixed", "left_import", "ignored"] | None = None
+
+
+# --- internal topics -------------------------------------------------------------------------
+
+
+class RawRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    entity: Entity
+    line: int = Field(description="Line in the source file (header is line 1).")
+    data: dict[str, str] = Field(description="Raw source fields, DESIGN section 6 names.")
+
+
+class RecordsRead(Message):
+    """`{prefix}raw-records`: one chunk of source records read by a run."""
+
+    administration_id: AdministrationId
+    run_id: UUID
+    seq: int = Field(ge=0, description="Chunk number within the run, from 0.")
+    records: list[RawRecord]
+    read_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class ImportRunEvent(Message):
+    """`{prefix}import-runs`: the lifecycle of a run.
+
+    started   -- the importer began reading.
+    finished  -- the importer published every chunk; `chunks` and `records` announce how many,
+                 so the validator knows when it has seen the whole run.
+    completed -- the validator loaded the run; `counts` per entity.
+    failed    -- the run ended without loading anything; `reason` says why.
+    """
+
+    event: Literal["started", "finished", "completed", "failed"]
+    run_id: UUID
+    request_id: UUID | None = None
+    administration_id: AdministrationId
+    trigger: str | None = None
+    status: RunStatus
+    chunks: int | None = None
+    records: dict[str, int] | None = None
+    counts: dict[str, dict[str, int]] | None = None
+    reason: str | None = None
+    occurred_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class AcceptedChange(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    entity: Entity
+    key: str
+    change: Literal["added", "updated", "closed", "blocked", "unblocked"]
+
+
+class UpdatesAccepted(Message):
+    """`{prefix}accepted-updates`: what a completed run changed in the loaded data."""
+
+    administration_id: AdministrationId
+    run_id: UUID
+    changes: list[AcceptedChange]
+    occurred_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class ControlEvent(Message):
+    """`{prefix}control`: an ignore-list or pause change, already in force in PostgreSQL."""
+
+    administration_id: AdministrationId
+    command: str = Field(description="ignore_added, ignore_removed, pause_set, pause_lifted, ...")
+    detail: dict[str, Any] = Field(default_factory=dict)
+    issued_by: str = "cli"
+    issued_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class ReminderRunRequested(Message):
+    """`{prefix}control`: run the reminders of an administration as of a date."""
+
+    command: Literal["reminder_run_requested"] = "reminder_run_requested"
+    request_id: UUID = Field(default_factory=uuid4)
+    administration_id: AdministrationId
+    as_of: date
+    requested_by: str = "cli"
+    requested_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class NotificationRecorded(Message):
+    """`{prefix}notifications`: an e-mail was sent or suppressed, and why."""
+
+    administration_id: AdministrationId
+    invoice: str
+    kind: Literal["invoice", "reminder", "final_notice"]
+    level: int
+    outcome: Literal["sent", "suppressed"]
+    reason: str | None = None
+    email_message_id: str | None = None
+    at: UtcDatetime = Field(default_factory=utcnow)
