@@ -44,11 +44,14 @@ TODAY = date(2026, 12, 3)
 PAID_RATIO = 0.3
 
 
-def export_for(directory: Path, *, open_invoices: int, customers: int, seed: int = 7) -> dict[str, int]:
+def export_for(
+    directory: Path, *, open_invoices: int, customers: int, seed: int = 7
+) -> dict[str, int]:
     """A synthetic export with about `open_invoices` outstanding (the rest paid)."""
     total = round(open_invoices / (1 - PAID_RATIO))
-    return write_export(directory, seed, customers=customers, invoices=total, today=TODAY,
-                        paid_ratio=PAID_RATIO)
+    return write_export(
+        directory, seed, customers=customers, invoices=total, today=TODAY, paid_ratio=PAID_RATIO
+    )
 
 
 @dataclass
@@ -74,9 +77,13 @@ async def parts(partitions: int = 8) -> AsyncIterator[Parts]:
         server = postgres.url("postgres")
     try:
         async with fresh_database(server) as url:
-            settings = Settings(database_url=url, kafka_bootstrap=bootstrap, home=work / "home",
-                                topic_prefix=f"bench{uuid4().hex[:8]}.",
-                                topic_partitions=partitions)
+            settings = Settings(
+                database_url=url,
+                kafka_bootstrap=bootstrap,
+                home=work / "home",
+                topic_prefix=f"bench{uuid4().hex[:8]}.",
+                topic_partitions=partitions,
+            )
             await ensure_topics(settings)
             pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
             await apply_migrations(pool)
@@ -91,16 +98,18 @@ async def parts(partitions: int = 8) -> AsyncIterator[Parts]:
 
 def service_env(settings: Settings, port: int) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "CREDITFLOW_DATABASE_URL": settings.database_url or "",
-        "CREDITFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
-        "CREDITFLOW_TOPIC_PREFIX": settings.topic_prefix,
-        "CREDITFLOW_HOME": str(settings.home),
-        "CREDITFLOW_HTTP_PORT": str(port),
-        "CREDITFLOW_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "CREDITFLOW_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "CREDITFLOW_DATABASE_URL": settings.database_url or "",
+            "CREDITFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+            "CREDITFLOW_TOPIC_PREFIX": settings.topic_prefix,
+            "CREDITFLOW_HOME": str(settings.home),
+            "CREDITFLOW_HTTP_PORT": str(port),
+            "CREDITFLOW_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "CREDITFLOW_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     return env
 
 
@@ -120,9 +129,19 @@ def services(settings: Settings, names: list[str], log_dir: Path) -> Iterator[li
         for i, name in enumerate(names):
             log = (log_dir / f"{name}-{i}.log").open("ab")
             port = free_port()
-            processes.append(Service(name, port, psutil.Popen(
-                [sys.executable, "-m", "creditflow", "run", name], cwd=ROOT,
-                env=service_env(settings, port), stdout=log, stderr=subprocess.STDOUT)))
+            processes.append(
+                Service(
+                    name,
+                    port,
+                    psutil.Popen(
+                        [sys.executable, "-m", "creditflow", "run", name],
+                        cwd=ROOT,
+                        env=service_env(settings, port),
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    ),
+                )
+            )
         yield processes
     finally:
         for service in processes:
@@ -145,9 +164,10 @@ async def wait_until_serving(started: list[Service], timeout: float = 90.0) -> N
         while True:
             if service.process.poll() is not None:
                 raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
+            url = f"http://127.0.0.1:{service.port}/healthz"
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{service.port}/healthz", timeout=2):
-                    break
+                await asyncio.to_thread(lambda u=url: urllib.request.urlopen(u, timeout=2).close())
+                break
             except OSError:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{service.name} did not start") from None
@@ -157,15 +177,24 @@ async def wait_until_serving(started: list[Service], timeout: float = 90.0) -> N
 async def register(settings: Settings, admin_id: str, export: Path) -> None:
     pool = await connect_pool(settings.database_url or "", min_size=1, max_size=1)
     try:
-        await add_administration(pool, NewAdministration.parse(
-            {"id": admin_id, "name": admin_id, "source": f"files:{export}",
-             "import_mode": "manual"}))
+        await add_administration(
+            pool,
+            NewAdministration.parse(
+                {
+                    "id": admin_id,
+                    "name": admin_id,
+                    "source": f"files:{export}",
+                    "import_mode": "manual",
+                }
+            ),
+        )
     finally:
         await pool.close()
 
 
-async def import_and_wait(settings: Settings, admin_id: str, timeout: float = 1800.0
-                          ) -> dict[str, Any]:
+async def import_and_wait(
+    settings: Settings, admin_id: str, timeout: float = 1800.0
+) -> dict[str, Any]:
     """Publish an import request; return the run row once it ended, with `elapsed` seconds."""
     from services.control.imports import request_import, wait_for_request
     from shared.publish import Publisher
@@ -175,8 +204,9 @@ async def import_and_wait(settings: Settings, admin_id: str, timeout: float = 18
     try:
         started = time.perf_counter()
         async with Publisher(settings) as publisher:
-            request = await request_import(publisher, Topics(settings.topic_prefix), admin_id,
-                                           requested_by="bench")
+            request = await request_import(
+                publisher, Topics(settings.topic_prefix), admin_id, requested_by="bench"
+            )
         run = await wait_for_request(pool, request.request_id, timeout=timeout, poll=0.05)
         run["elapsed"] = time.perf_counter() - started
         return run
@@ -200,27 +230,42 @@ def outstanding_chunks(export: Path) -> list[bytes]:
         if row.data["customer_number"] in customers:
             records.append(RawRecord(entity="customer", line=row.line, data=row.data))
     run_id = uuid4()
-    return [encode(RecordsRead(administration_id="raw", run_id=run_id, seq=i // CHUNK_SIZE,
-                               records=records[i:i + CHUNK_SIZE]))
-            for i in range(0, len(records), CHUNK_SIZE)]
+    return [
+        encode(
+            RecordsRead(
+                administration_id="raw",
+                run_id=run_id,
+                seq=i // CHUNK_SIZE,
+                records=records[i : i + CHUNK_SIZE],
+            )
+        )
+        for i in range(0, len(records), CHUNK_SIZE)
+    ]
 
 
-async def broker_rates(settings: Settings, chunks: list[bytes], records: int) -> tuple[float, float]:
+async def broker_rates(
+    settings: Settings, chunks: list[bytes], records: int
+) -> tuple[float, float]:
     """Records per second the broker itself takes and gives back for these messages."""
     topic = f"{settings.topic_prefix}raw-limit"
     await ensure_topics(settings, [topic])
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
-                                max_request_size=8 * 1024 * 1024, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, max_request_size=8 * 1024 * 1024, linger_ms=5
+    )
     await producer.start()
     started = time.perf_counter()
-    futures = [await producer.send(topic, chunk, key=str(i).encode())
-               for i, chunk in enumerate(chunks)]
+    futures = [
+        await producer.send(topic, chunk, key=str(i).encode()) for i, chunk in enumerate(chunks)
+    ]
     await asyncio.gather(*futures)
     produce_s = time.perf_counter() - started
     await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
     await consumer.start()
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
     if not partitions:
@@ -242,35 +287,68 @@ async def pg_upsert_rate(settings: Settings, export: Path) -> tuple[float, int]:
     """Rows per second for COPY into a staging table then one upsert into a keyed table, for
     the same outstanding invoice and customer rows an import loads."""
     source = FilesSource(export)
-    invoices = [row for row in source.invoices()
-                if row.data["amount_open"].strip() not in ("0", "0.00", "0.0", "")]
+    invoices = [
+        row
+        for row in source.invoices()
+        if row.data["amount_open"].strip() not in ("0", "0.00", "0.0", "")
+    ]
     wanted = {row.data["customer_number"] for row in invoices}
     customers = [row for row in source.customers() if row.data["customer_number"] in wanted]
-    inv_cols = ["invoice_number", "customer_number", "invoice_date", "due_date", "currency",
-                "amount_total", "amount_open", "payment_condition", "description"]
-    cust_cols = ["customer_number", "name", "email", "phone", "street", "postal_code", "city",
-                 "country", "language", "vat_number", "changed_at"]
+    inv_cols = [
+        "invoice_number",
+        "customer_number",
+        "invoice_date",
+        "due_date",
+        "currency",
+        "amount_total",
+        "amount_open",
+        "payment_condition",
+        "description",
+    ]
+    cust_cols = [
+        "customer_number",
+        "name",
+        "email",
+        "phone",
+        "street",
+        "postal_code",
+        "city",
+        "country",
+        "language",
+        "vat_number",
+        "changed_at",
+    ]
     conn = await asyncpg.connect(settings.database_url)
     try:
         await conn.execute(
-            "create table raw_inv (" + ", ".join(f"{c} text" for c in inv_cols)
+            "create table raw_inv ("
+            + ", ".join(f"{c} text" for c in inv_cols)
             + ", primary key (invoice_number));"
-            " create table raw_cust (" + ", ".join(f"{c} text" for c in cust_cols)
-            + ", primary key (customer_number))")
+            " create table raw_cust ("
+            + ", ".join(f"{c} text" for c in cust_cols)
+            + ", primary key (customer_number))"
+        )
         started = time.perf_counter()
         async with conn.transaction():
-            await conn.execute("create temp table s_inv (like raw_inv) on commit drop;"
-                               " create temp table s_cust (like raw_cust) on commit drop")
+            await conn.execute(
+                "create temp table s_inv (like raw_inv) on commit drop;"
+                " create temp table s_cust (like raw_cust) on commit drop"
+            )
             await conn.copy_records_to_table(
-                "s_inv", records=[[r.data[c] for c in inv_cols] for r in invoices])
+                "s_inv", records=[[r.data[c] for c in inv_cols] for r in invoices]
+            )
             await conn.copy_records_to_table(
-                "s_cust", records=[[r.data[c] for c in cust_cols] for r in customers])
-            for table, staging, cols in (("raw_inv", "s_inv", inv_cols),
-                                         ("raw_cust", "s_cust", cust_cols)):
+                "s_cust", records=[[r.data[c] for c in cust_cols] for r in customers]
+            )
+            for table, staging, cols in (
+                ("raw_inv", "s_inv", inv_cols),
+                ("raw_cust", "s_cust", cust_cols),
+            ):
                 updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
                 await conn.execute(
                     f"insert into {table} select distinct on ({cols[0]}) * from {staging}"
-                    f" on conflict ({cols[0]}) do update set {updates}")
+                    f" on conflict ({cols[0]}) do update set {updates}"
+                )
         elapsed = time.perf_counter() - started
         await conn.execute("drop table raw_inv; drop table raw_cust")
     finally:

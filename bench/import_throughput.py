@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     broker_rates,
     export_for,
     figures,
@@ -41,8 +41,9 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         warmup = p.work / "warmup"
         export_for(warmup, open_invoices=10, customers=3)
         await register(p.settings, "warmup", warmup)
-        with services(p.settings, ["importer"] + ["validator"] * args.validators,
-                      p.work / "logs") as started:
+        with services(
+            p.settings, ["importer"] + ["validator"] * args.validators, p.work / "logs"
+        ) as started:
             await wait_until_serving(started)
             # The first run waits for consumer-group joins; measure a warm system.
             await import_and_wait(p.settings, "warmup")
@@ -51,10 +52,17 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             raise SystemExit(f"run ended {run['status']}: {run['reason']}")
         loaded = sum(sum(c.values()) for c in run["counts"].values())
         per_s = loaded / run["elapsed"]
-        return {"records": loaded, "seconds": run["elapsed"], "records_per_s": per_s,
-                "pg_upsert_raw_per_s": raw_pg, "ratio": per_s / raw_pg,
-                "broker_produce_raw_per_s": produce, "broker_consume_raw_per_s": consume,
-                "validators": args.validators, "counts": run["counts"]}
+        return {
+            "records": loaded,
+            "seconds": run["elapsed"],
+            "records_per_s": per_s,
+            "pg_upsert_raw_per_s": raw_pg,
+            "ratio": per_s / raw_pg,
+            "broker_produce_raw_per_s": produce,
+            "broker_consume_raw_per_s": consume,
+            "validators": args.validators,
+            "counts": run["counts"],
+        }
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
