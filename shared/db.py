@@ -10,16 +10,66 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
-__all__ = ["apply_migrations", "connect_pool", "migration_files", "wait_for_database"]
+__all__ = [
+    "TRANSIENT_DATABASE_ERRORS",
+    "apply_migrations",
+    "connect_pool",
+    "is_transient_database_error",
+    "migration_files",
+    "retry_while_unavailable",
+    "wait_for_database",
+]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 0x0C4ED17F  # arbitrary, constant: serialises migrations across processes
+
+
+# Errors that say "not now" rather than "never": the server is unreachable, restarting, full,
+# or chose this transaction as a deadlock or serialization victim. Retrying them is right.
+TRANSIENT_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.TransactionRollbackError,
+)
+
+
+def is_transient_database_error(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_DATABASE_ERRORS)
+
+
+async def retry_while_unavailable(
+    operation: Callable[[], Awaitable[T]], *, what: str, max_delay: float = 5.0
+) -> T:
+    """Run `operation` until it gets through a database outage: transient errors are retried
+    with exponential backoff (0.2 s doubling up to `max_delay`), anything else is raised."""
+    delay = 0.2
+    while True:
+        try:
+            return await operation()
+        except TRANSIENT_DATABASE_ERRORS as exc:
+            log.warning(
+                "%s: database unavailable (%s: %s); retrying in %.1fs",
+                what,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -47,7 +97,9 @@ async def wait_for_database(url: str, *, timeout: float = 60.0) -> None:
             return
 
 
-async def connect_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def connect_pool(url: str, *, min_size: int = 0, max_size: int = 10) -> asyncpg.Pool:
+    # min_size 0: with a floor, asyncpg logs a traceback every second of a database outage
+    # while it tries to restore it; idle connections are kept anyway (for 300 s).
     await wait_for_database(url)
     pool = await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=300

@@ -14,6 +14,7 @@ from services.importer.logic import latest_due_moment
 from services.importer.reader import ChunkPublisher, publish_outstanding
 from services.importer.sources import SourceError, open_source
 from services.importer.store import ImportStore, Run
+from shared.db import retry_while_unavailable
 from shared.kafka import Decoded
 from shared.messages import ImportRequested, ImportRunEvent, encode
 from shared.service import ServiceRuntime
@@ -87,22 +88,34 @@ class Importer:
         publisher = ChunkPublisher(
             self.runtime.broker, self.runtime.topics.raw_records, run.administration_id, run.run_id
         )
+        # A database outage delays the run's bookkeeping; it does not fail the run.
+        what = f"run {run.run_id}"
         try:
             source = open_source(run.source)
             records = await publish_outstanding(source, publisher)
-            await self.store.mark_read(run, chunks=publisher.seq, records=records)
+            await retry_while_unavailable(
+                lambda: self.store.mark_read(run, chunks=publisher.seq, records=records),
+                what=what,
+            )
             log.info("run %s read: %d chunks, %s", run.run_id, publisher.seq, records)
         except asyncio.CancelledError:
             raise  # shutdown: the run is restarted by whichever importer finds it stale
         except (SourceError, ValueError) as exc:
             log.warning("run %s failed: %s", run.run_id, exc)
-            await self.store.end_run(run, status="failed", reason=str(exc))
+            failure = str(exc)
+            await retry_while_unavailable(
+                lambda: self.store.end_run(run, status="failed", reason=failure), what=what
+            )
         except Exception as exc:
             log.exception("run %s hit a system error", run.run_id)
-            await self.store.end_run(
-                run, status="system_error", reason=f"{type(exc).__name__}: {exc}"
+            reason = f"{type(exc).__name__}: {exc}"
+            await retry_while_unavailable(
+                lambda: self.store.end_run(run, status="system_error", reason=reason), what=what
             )
-        await self.runtime.relay.flush()
+        try:
+            await self.runtime.relay.flush()
+        except Exception as exc:  # the relay's own loop publishes them once it can
+            log.warning("run %s: events not relayed yet (%s)", run.run_id, exc)
 
     # --- time ----------------------------------------------------------------------------
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -167,19 +167,16 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     async def wait_until_serving(self, timeout: float = 60.0) -> None:
-        """uvicorn answers /healthz only once the app started (migrations, topics, broker)."""
-        url = f"http://127.0.0.1:{self.port}/healthz"
+        """Wait until every subscriber joined its group: the service logs "NAME started"
+        after that (its /healthz answers earlier, while the broker is still starting)."""
         deadline = time.monotonic() + timeout
-        while True:
+        started = f"shared.service: {self.name} started"
+        while started not in self.output():
             if not self.alive:
                 raise AssertionError(f"{self.name} exited:\n{self.output()[-3000:]}")
-            try:
-                await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=2).close())
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"{self.name} not serving after {timeout}s") from None
-                await asyncio.sleep(0.1)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} not started after {timeout}s")
+            await asyncio.sleep(0.05)
 
 
 @contextlib.contextmanager
@@ -322,10 +319,26 @@ async def snapshot(database_url: str, admin: str = ADMIN) -> Snapshot:
     )
 
 
+_references: dict[str, Snapshot] = {}
+
+
 async def reference_snapshot(
     postgres_server_url: str, settings: Settings, export: Path
 ) -> Snapshot:
-    """The outcome of an uninterrupted, in-process run of `export` into another database."""
+    """The outcome of an uninterrupted, in-process run of `export` into another database.
+
+    Kept for the session by the export's content, so tests importing the same generated
+    export compute it once."""
+    digest = hashlib.sha256()
+    for name in ("customers.csv", "invoices.csv", "payment_conditions.csv"):
+        digest.update((export / name).read_bytes())
+    fingerprint = digest.hexdigest()
+    if fingerprint not in _references:
+        _references[fingerprint] = await _reference_run(postgres_server_url, settings, export)
+    return _references[fingerprint]
+
+
+async def _reference_run(postgres_server_url: str, settings: Settings, export: Path) -> Snapshot:
     async with fresh_database(postgres_server_url) as url:
         reference = replace(settings, database_url=url, topic_prefix=f"ref{uuid4().hex[:8]}.")
         await ensure_topics(reference)
