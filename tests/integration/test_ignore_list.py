@@ -23,6 +23,15 @@ ENTRIES = [
     ("invoice", "7001...7002"),
     ("invoice", "X1"),
     ("payment_condition", "CASH"),
+    ("payment_condition", "DIR*"),
+    ("payment_condition", "400...599"),
+]
+
+REMOVED = [
+    ("customer", "1000...1999"),
+    ("invoice", "X1"),
+    ("payment_condition", "CASH"),
+    ("payment_condition", "400...599"),
 ]
 
 
@@ -37,7 +46,12 @@ async def test_each_kind_of_ignore_entry_keeps_records_out_blocks_loaded_ones_an
             customer("C5", email="jan@"),  # erroneous, then ignored
             customer("C6"),
         ]
-        h.ledger.conditions = [CONDITION, {"code": "CASH", "description": "Cash", "term_days": "0"}]
+        h.ledger.conditions = [
+            CONDITION,
+            {"code": "CASH", "description": "Cash", "term_days": "0"},
+            {"code": "DIR-14", "description": "Direct debit", "term_days": "14"},
+            {"code": "500", "description": "Old code", "term_days": "10"},
+        ]
         h.ledger.invoices = [
             invoice("F1", "C1"),
             invoice("F2", "1500"),
@@ -49,6 +63,8 @@ async def test_each_kind_of_ignore_entry_keeps_records_out_blocks_loaded_ones_an
             invoice("7002", "C1"),
             invoice("7003", "C1"),
             invoice("X1", "C6"),
+            invoice("P1", "C1", payment_condition="DIR-14"),
+            invoice("P2", "C1", payment_condition="500"),
         ]
         await h.run_import()
         assert set(await h.customers()) == {"C1", "1500", "TEST-1", "C6"}
@@ -84,12 +100,14 @@ async def test_each_kind_of_ignore_entry_keeps_records_out_blocks_loaded_ones_an
             "7002": "blocked",
             "7003": "open",  # just outside the range
             "X1": "blocked",  # exact invoice entry
+            "P1": "blocked",  # its payment condition matches a prefix entry
+            "P2": "blocked",  # its payment condition is in a range entry
         }
         assert "C5" not in customers and "F4" not in await h.statuses()
         assert {entity: c["ignored"] for entity, c in ignored["counts"].items()} == {
             "customer": 3,  # 1500, TEST-1, C5
-            "invoice": 8,  # F2, F3, F4, F5, INV-TEST-9, 7001, 7002, X1
-            "payment_condition": 1,
+            "invoice": 10,  # F2, F3, F4, F5, INV-TEST-9, 7001, 7002, X1, P1, P2
+            "payment_condition": 3,
         }
         # The customer that was erroneous and is now ignored: its error resolved as ignored.
         assert await h.errors() == {}
@@ -98,11 +116,7 @@ async def test_each_kind_of_ignore_entry_keeps_records_out_blocks_loaded_ones_an
             ("C5", "invalid_email", "ignored")
         ]
 
-        for entity, pattern in [
-            ("customer", "1000...1999"),
-            ("invoice", "X1"),
-            ("payment_condition", "CASH"),
-        ]:
+        for entity, pattern in REMOVED:
             await remove_ignore_entry(h.pool, topics, "acme", entity, pattern, issued_by="test")
         released = await h.run_import()
 
@@ -110,23 +124,19 @@ async def test_each_kind_of_ignore_entry_keeps_records_out_blocks_loaded_ones_an
         assert customers["1500"]["status"] == "active"
         assert customers["1500"]["name"] == "Changed While Ignored"
         statuses = await h.statuses()
-        assert {k: statuses[k] for k in ("F2", "X1", "F5")} == dict.fromkeys(
-            ("F2", "X1", "F5"), "open"
-        )
         assert {k for k, s in statuses.items() if s == "blocked"} == {
             "F3",
             "INV-TEST-9",
             "7001",
             "7002",
+            "P1",
         }
-        assert released["counts"]["invoice"]["updated"] == 3  # unblocked: F2, X1, F5
+        assert released["counts"]["invoice"]["updated"] == 4  # unblocked: F2, X1, F5, P2
 
         # Every change was announced on the control topic, after its commit.
         async with TopicReader(settings.kafka_bootstrap, topics.control) as control:
-            events = await control.wait_for(lambda ms: len(ms) >= 10, what="ignore events")
+            events = await control.wait_for(lambda ms: len(ms) >= 13, what="ignore events")
         assert [(e["command"], e["detail"]["pattern"]) for e in events] == [
             *(("ignore_added", pattern) for _, pattern in ENTRIES),
-            ("ignore_removed", "1000...1999"),
-            ("ignore_removed", "X1"),
-            ("ignore_removed", "CASH"),
+            *(("ignore_removed", pattern) for _, pattern in REMOVED),
         ]
