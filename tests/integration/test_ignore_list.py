@@ -80,6 +80,9 @@ async def test_each_kind_of_ignore_entry_keeps_records_out_blocks_loaded_ones_an
         assert set((await h.statuses()).values()) == {"open"}
 
         h.ledger.change("customer", "1500", name="Changed While Ignored")
+        # A new customer whose only open invoice is ignored: neither loaded nor validated.
+        h.ledger.customers.append(customer("C7", email="not-an-address"))
+        h.ledger.invoices.append(invoice("INV-TEST-7", "C7"))
         ignored = await h.run_import()
 
         customers = await h.customers()
@@ -106,9 +109,11 @@ async def test_each_kind_of_ignore_entry_keeps_records_out_blocks_loaded_ones_an
         assert "C5" not in customers and "F4" not in await h.statuses()
         assert {entity: c["ignored"] for entity, c in ignored["counts"].items()} == {
             "customer": 3,  # 1500, TEST-1, C5
-            "invoice": 10,  # F2, F3, F4, F5, INV-TEST-9, 7001, 7002, X1, P1, P2
+            "invoice": 11,  # F2, F3, F4, F5, INV-TEST-7, INV-TEST-9, 7001, 7002, X1, P1, P2
             "payment_condition": 3,
         }
+        # C1 alone is still referenced by an invoice that is not ignored.
+        assert ignored["counts"]["customer"]["unchanged"] == 1
         # The customer that was erroneous and is now ignored: its error resolved as ignored.
         assert await h.errors() == {}
         resolved = [e for e in await h.error_events() if e["event"] == "resolved"]
