@@ -39,6 +39,7 @@ __all__ = [
     "import_services",
     "invoice",
     "load_directly",
+    "open_pool",
 ]
 
 CONDITION = {"code": "30D", "description": "30 days", "term_days": "30"}
@@ -171,6 +172,15 @@ class ImportHarness:
 
 
 @asynccontextmanager
+async def open_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await connect_pool(settings.require_database(), max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
 async def import_services(
     settings: Settings, directory: Path, *, admin_id: str = "acme"
 ) -> AsyncIterator[ImportHarness]:
@@ -182,8 +192,7 @@ async def import_services(
         Publisher(settings) as publisher,
         EventLog(settings.kafka_bootstrap, Topics(settings.topic_prefix).validation_errors) as log,
     ):
-        pool = await connect_pool(settings.require_database(), max_size=4)
-        try:
+        async with open_pool(settings) as pool:
             await add_administration(
                 pool,
                 NewAdministration.parse(
@@ -196,8 +205,6 @@ async def import_services(
                 ),
             )
             yield ImportHarness(settings, pool, publisher, admin_id, ledger, log)
-        finally:
-            await pool.close()
 
 
 # --- loading without the consumers (for tests of the control surface) ------------------------

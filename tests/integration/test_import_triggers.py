@@ -20,14 +20,13 @@ from services.control.imports import request_import, run_for_request, wait_for_r
 from services.importer.app import build_app as build_importer
 from services.importer.handlers import Importer
 from services.validator.app import build_app as build_validator
-from shared.db import connect_pool
 from shared.kafka import make_broker
 from shared.publish import Publisher
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.testing import eventually, publish_json, running
 from shared.topics import Topics
-from tests.integration.importing import EventLog, Ledger, customer, invoice
+from tests.integration.importing import EventLog, Ledger, customer, invoice, open_pool
 
 pytestmark = pytest.mark.integration
 
@@ -51,8 +50,8 @@ async def test_requests_during_a_run_give_one_follow_up_even_when_the_run_fails(
     async with (
         running(build_importer(settings, tick_seconds=3600), build_validator(settings)),
         Publisher(settings) as publisher,
+        open_pool(settings) as pool,
     ):
-        pool = await connect_pool(settings.require_database(), max_size=2)
         await add_administration(
             pool,
             NewAdministration.parse(
@@ -103,7 +102,6 @@ async def test_requests_during_a_run_give_one_follow_up_even_when_the_run_fails(
         assert await run_for_request(pool, second.request_id) == follow_up
         runs = await pool.fetch("select status from import_runs where administration_id = 'acme'")
         assert sorted(r["status"] for r in runs) == ["completed", "failed"]
-        await pool.close()
 
 
 @asynccontextmanager
@@ -135,9 +133,9 @@ async def test_a_scheduled_moment_across_the_spring_change_runs_once_with_two_im
         running(app, build_validator(settings)),
         another_importer(settings) as second,
         EventLog(settings.kafka_bootstrap, topics.import_requests) as requests,
+        open_pool(settings) as pool,
     ):
         first: Importer = app.state_importer  # type: ignore[attr-defined]
-        pool = await connect_pool(settings.require_database(), max_size=2)
         for admin_id, ledger, mode in (("acme", scheduled, "schedule"), ("w", watched, "file")):
             await add_administration(
                 pool,
@@ -185,4 +183,3 @@ async def test_a_scheduled_moment_across_the_spring_change_runs_once_with_two_im
             ("w", "file"),
             ("w", "file"),
         ]
-        await pool.close()

@@ -13,12 +13,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from services.control.admins import NewAdministration, add_administration
 from services.importer.store import ImportStore
 from services.validator.app import build_app as build_validator
-from shared.db import connect_pool
 from shared.messages import ImportRequested, RawRecord, RecordsRead, encode
 from shared.settings import Settings
 from shared.testing import eventually, publish_json, running
 from shared.topics import Topics
-from tests.integration.importing import CONDITION, EventLog, customer, invoice
+from tests.integration.importing import CONDITION, EventLog, customer, invoice, open_pool
 
 pytestmark = pytest.mark.integration
 
@@ -58,8 +57,8 @@ async def test_redelivered_chunks_are_counted_once_and_a_replayed_run_changes_no
     async with (
         running(build_validator(settings)),
         EventLog(settings.kafka_bootstrap, topics.validation_errors) as errors,
+        open_pool(settings) as pool,
     ):
-        pool = await connect_pool(settings.require_database(), max_size=2)
         await add_administration(
             pool, NewAdministration.parse({"id": "acme", "name": "Acme", "source": "files:/x"})
         )
@@ -85,8 +84,13 @@ async def test_redelivered_chunks_are_counted_once_and_a_replayed_run_changes_no
                     settings.kafka_bootstrap, topics.raw_records, f"acme:{seq}", payload
                 )
 
-        # Every chunk arrives, the first one twice, before the run is announced as read.
-        await deliver([(0, messages[0]), (0, messages[0]), (1, messages[1]), (2, messages[2])])
+        # Every chunk arrives, the first one twice (once more after it was staged), before
+        # the run is announced as read.
+        await deliver([(0, messages[0])])
+        await eventually(
+            lambda: pool.fetchval("select count(*) = 1 from run_chunks"), what="chunk 0 staged"
+        )
+        await deliver([(0, messages[0]), (1, messages[1]), (2, messages[2])])
         await importer.mark_read(
             run, chunks=3, records={"invoice": 2, "customer": 2, "payment_condition": 1}
         )
@@ -124,4 +128,3 @@ async def test_redelivered_chunks_are_counted_once_and_a_replayed_run_changes_no
         assert await errors.drain() == raised
         for table in ("run_chunks", "staged_invoices", "staged_customers", "staged_findings"):
             assert await pool.fetchval(f"select count(*) from {table}") == 0, table
-        await pool.close()
