@@ -130,7 +130,11 @@ class Importer:
         for administration_id in sorted(set(freed) | set(waiting)):
             await self.start_follow_up(administration_id)
         for admin in await self.store.scheduled_administrations():
-            request = await self._due_request(admin, now)
+            try:
+                request = await self._due_request(admin, now)
+            except ValueError as exc:  # one administration's bad schedule stops no other
+                log.warning("schedule of %r cannot be read: %s", admin["id"], exc)
+                continue
             if request is not None:
                 await self.runtime.broker.publish(
                     encode(request),

@@ -150,6 +150,11 @@ async def test_a_scheduled_moment_across_the_spring_change_runs_once_with_two_im
                     }
                 ),
             )
+        # One administration's schedule is unreadable (edited by hand): it stops no other.
+        await pool.execute(
+            "insert into administrations (id, name, source, timezone)"
+            " values ('broken', 'Broken', 'files:/nowhere', 'Mars/Olympus')"
+        )
         # As if the administrations had existed since the day before the clocks go forward.
         await pool.execute("update administrations set created_at = '2026-03-28 12:00Z'")
 
