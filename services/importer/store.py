@@ -284,7 +284,12 @@ class ImportStore:
             return ended
 
     async def _end(
-        self, conn: asyncpg.Connection, run_id: UUID, *, status: str, reason: str
+        self,
+        conn: asyncpg.Connection,
+        run_id: UUID,
+        *,
+        status: Literal["failed", "system_error", "restarted"],
+        reason: str,
     ) -> bool:
         row = await conn.fetchrow(
             "update import_runs set status = $2, reason = $3, finished_at = now()"
@@ -314,7 +319,7 @@ class ImportStore:
                 administration_id=row["administration_id"],
                 trigger=row["trigger"],
                 status=status,
-                reason=reason,  # type: ignore[arg-type]
+                reason=reason,
             ),
         )
         return True

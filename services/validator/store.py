@@ -698,8 +698,11 @@ async def _run_all(conn: asyncpg.Connection, statements: list[str], *args: Any) 
     for sql in statements:
         used = sorted({int(n) for n in re.findall(r"\$(\d+)", sql)})
         number = {old: new for new, old in enumerate(used, 1)}
-        bound = re.sub(r"\$(\d+)", lambda m, number=number: f"${number[int(m.group(1))]}", sql)
-        await conn.execute(bound, *(args[n - 1] for n in used))
+
+        def renumber(match: re.Match[str], number: dict[int, int] = number) -> str:
+            return f"${number[int(match.group(1))]}"
+
+        await conn.execute(re.sub(r"\$(\d+)", renumber, sql), *(args[n - 1] for n in used))
 
 
 async def _outcome(conn: asyncpg.Connection, table: str, extra: str) -> dict[str, int]:
