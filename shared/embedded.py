@@ -136,7 +136,9 @@ class SmtpSink:
 
         self.maildir.mkdir(parents=True, exist_ok=True)
         mailbox.Maildir(self.maildir, create=True)
-        self._controller = Controller(Mailbox(self.maildir), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            Mailbox(self.maildir), hostname="127.0.0.1", port=self.port
+        )
         self._controller.start()
         log.info("embedded SMTP sink on %s, mail kept in %s", self.url, self.maildir)
         return self
