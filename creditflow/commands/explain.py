@@ -7,7 +7,8 @@ from typing import Any
 
 from creditflow.context import Context, run
 from creditflow.output import print_json
-from services.control.explain import EXPLAINED_ENTITIES, explain
+from services.control.explain import explain
+from services.control.explain_rule import EXPLAINED_ENTITIES
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

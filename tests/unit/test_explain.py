@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.control.explain import (
+from services.control.explain_rule import (
     ErrorFact,
     Facts,
     IgnoreFact,
