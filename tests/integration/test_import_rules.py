@@ -33,6 +33,7 @@ async def test_an_invalid_customer_is_held_back_with_its_invoices_until_the_expo
         h.ledger.customers = [
             customer("C1"),
             customer("C2", email="jan@"),
+            customer("C5", phone="12345"),  # a doubtful phone number: a warning only
             customer(ODD_CUSTOMER),
         ]
         h.ledger.invoices = [
@@ -41,21 +42,23 @@ async def test_an_invalid_customer_is_held_back_with_its_invoices_until_the_expo
             invoice("F3", "C2"),
             invoice("D1", "C1", "10.00"),
             invoice("D1", "C1", "20.00"),  # the same number twice
+            invoice("F5", "C5"),
             invoice(ODD_INVOICE, ODD_CUSTOMER),
         ]
         first = await h.run_import()
 
-        # R5: C2 and its invoice are held back; the rest of the run loads normally.
-        assert set(await h.customers()) == {"C1", ODD_CUSTOMER}
-        assert await h.statuses() == {"F1": "open", "F2": "open", ODD_INVOICE: "open"}
+        # R5: C2 and its invoice are held back; the rest of the run loads normally, C5 too.
+        assert set(await h.customers()) == {"C1", "C5", ODD_CUSTOMER}
+        assert await h.statuses() == {"F1": "open", "F2": "open", "F5": "open", ODD_INVOICE: "open"}
         assert first["counts"] == {
-            "customer": counts(added=2, blocked=1),
-            "invoice": counts(added=3, blocked=2),  # F3 (its customer) and D1 (duplicate)
+            "customer": counts(added=3, blocked=1),
+            "invoice": counts(added=4, blocked=2),  # F3 (its customer) and D1 (duplicate)
             "payment_condition": counts(added=1),
         }
         open_errors = await h.errors()
         assert set(open_errors) == {
             ("customer", "C2", "invalid_email"),
+            ("customer", "C5", "invalid_phone"),
             ("invoice", "D1", "duplicate_key"),
         }
         assert "'jan@'" in open_errors["customer", "C2", "invalid_email"]["message"]
@@ -63,6 +66,7 @@ async def test_an_invalid_customer_is_held_back_with_its_invoices_until_the_expo
         raised = [e for e in await h.error_events() if e["event"] == "raised"]
         assert sorted((e["key"], e["code"], e["severity"]) for e in raised) == [
             ("C2", "invalid_email", "error"),
+            ("C5", "invalid_phone", "warning"),
             ("D1", "duplicate_key", "error"),
         ]
         # The held-back invoice is explained by its customer, not reported on its own.
@@ -71,12 +75,12 @@ async def test_an_invalid_customer_is_held_back_with_its_invoices_until_the_expo
         # A re-import of the same export: everything unchanged, no error raised again.
         again = await h.run_import()
         assert again["counts"] == {
-            "customer": counts(unchanged=2, blocked=1),
-            "invoice": counts(unchanged=3, blocked=2),
+            "customer": counts(unchanged=3, blocked=1),
+            "invoice": counts(unchanged=4, blocked=2),
             "payment_condition": counts(unchanged=1),
         }
         assert set(await h.errors()) == set(open_errors)
-        assert len(await h.error_events()) == 2
+        assert len(await h.error_events()) == 3
 
         # The bookkeeper fixes the export; meanwhile F1's due date (fixed once loaded) and
         # open amount change, and C1 gets a new e-mail address.
@@ -87,17 +91,20 @@ async def test_an_invalid_customer_is_held_back_with_its_invoices_until_the_expo
         fixed = await h.run_import()
 
         assert fixed["counts"] == {
-            "customer": counts(added=1, updated=1, unchanged=1),
-            "invoice": counts(added=2, updated=1, unchanged=2),
+            "customer": counts(added=1, updated=1, unchanged=2),
+            "invoice": counts(added=2, updated=1, unchanged=3),
             "payment_condition": counts(unchanged=1),
         }
         loaded = await h.invoices()
-        assert set(loaded) == {"F1", "F2", "F3", "D1", ODD_INVOICE}
+        assert set(loaded) == {"F1", "F2", "F3", "D1", "F5", ODD_INVOICE}
         assert str(loaded["F1"]["due_date"]) == "2026-12-01"  # R5: kept as first loaded
         assert str(loaded["F1"]["amount_open"]) == "60.00"  # follows the source
         assert (await h.customers())["C1"]["email"] == "boekhouding@korenschoof.nl"
         assert (await h.customers())["C2"]["email"] == "jan@korenschoof.nl"
-        assert set(await h.errors()) == {("invoice", "F1", "immutable_field_changed")}
+        assert set(await h.errors()) == {
+            ("invoice", "F1", "immutable_field_changed"),
+            ("customer", "C5", "invalid_phone"),
+        }
 
         events = await h.error_events()
         resolved = {(e["key"], e["code"]): e for e in events if e["event"] == "resolved"}
@@ -118,7 +125,7 @@ async def test_an_invalid_customer_is_held_back_with_its_invoices_until_the_expo
         # The due date is put back: the warning is resolved as fixed.
         h.ledger.change("invoice", "F1", due_date="2026-12-01")
         await h.run_import()
-        assert await h.errors() == {}
+        assert set(await h.errors()) == {("customer", "C5", "invalid_phone")}
         last = (await h.error_events())[-1]
         assert (last["event"], last["code"], last["resolution"]) == (
             "resolved",
