@@ -27,6 +27,7 @@ from common import (
     register,
     services,
     wait_until_serving,
+    warm_up,
 )
 
 
@@ -38,15 +39,11 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         chunks = outstanding_chunks(export)
         produce, consume = await broker_rates(p.settings, chunks, rows)
         await register(p.settings, "bench", export)
-        warmup = p.work / "warmup"
-        export_for(warmup, open_invoices=10, customers=3)
-        await register(p.settings, "warmup", warmup)
         with services(
             p.settings, ["importer"] + ["validator"] * args.validators, p.work / "logs"
         ) as started:
             await wait_until_serving(started)
-            # The first run waits for consumer-group joins; measure a warm system.
-            await import_and_wait(p.settings, "warmup")
+            await warm_up(p.settings, p.work)
             run = await import_and_wait(p.settings, "bench")
         if run["status"] != "completed":
             raise SystemExit(f"run ended {run['status']}: {run['reason']}")
