@@ -1,0 +1,179 @@
+"""Poison on every topic the importer and validator consume: undecodable bytes, valid JSON
+of the wrong shape, a message without a value, text PostgreSQL cannot store (a NUL character)
+and a 10 MB value. Each goes to `{prefix}dead-letters` with the error in its headers, and the
+partition keeps flowing: an import requested after the poison, whose messages queue behind
+it on the same (single) partitions, completes.
+
+Tansu accepts a 10 MB value (produced with a large enough max_request_size) and hands it to
+consumers whose fetch limit is smaller, so the real thing is tested; the dead letter keeps
+its first MAX_DEAD_LETTER_BYTES.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from services.importer.app import build_app as build_importer
+from services.validator.app import build_app as build_validator
+from shared.kafka import MAX_DEAD_LETTER_BYTES, ensure_topics
+from shared.settings import Settings
+from shared.testing import TopicReader, running, write_export
+from tests.faults.harness import register, request, wait_for_run
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
+
+HUGE = 10 * 1024 * 1024
+CUSTOMER = {
+    "customer_number": "C1",
+    "name": "Bakkerij De Korenschoof",
+    "email": "administratie@korenschoof.nl",
+    "street": "Dorpsstraat 1",
+    "postal_code": "1234 AB",
+    "city": "Amsterdam",
+    "country": "NL",
+}
+INVOICE = {
+    "invoice_number": "F1",
+    "customer_number": "C1",
+    "invoice_date": "2026-11-01",
+    "due_date": "2026-12-01",
+    "currency": "EUR",
+    "amount_total": "121.00",
+    "amount_open": "121.00",
+    "payment_condition": "30D",
+}
+RUN_ID = str(uuid4())
+
+# A well-formed message of each topic's model, but with a NUL character in a text.
+NUL_MESSAGES = {
+    "import-requests": {
+        "message_id": str(uuid4()),
+        "request_id": str(uuid4()),
+        "administration_id": "acme",
+        "trigger": "manual",
+        "requested_by": "cli\u0000",
+        "requested_at": "2026-12-03T09:00:00Z",
+    },
+    "import-runs": {
+        "message_id": str(uuid4()),
+        "event": "failed",
+        "run_id": RUN_ID,
+        "administration_id": "acme",
+        "status": "failed",
+        "reason": "disk\u0000full",
+    },
+    "raw-records": {
+        "message_id": str(uuid4()),
+        "administration_id": "acme",
+        "run_id": RUN_ID,
+        "seq": 0,
+        "records": [{"entity": "customer", "line": 2, "data": {"name": "nul\u0000"}}],
+    },
+}
+
+
+def poison(topic: str) -> dict[str, bytes | None]:
+    # The huge one first: a fetch ends after a message above its limit, so the others and
+    # the good message after them arrive together, in one batch.
+    return {
+        "huge": b'{"padding": "' + b"x" * HUGE + b'"}',
+        "undecodable": b"\xff\xfe\x00\x9c not json at all",
+        "wrong_shape": json.dumps({"hello": ["world"], "administration_id": 7}).encode(),
+        "not_an_object": b"[1, 2, 3]",
+        "no_value": None,
+        "nul_character": json.dumps(NUL_MESSAGES[topic]).encode(),
+    }
+
+
+# Who consumes what: import-runs is read by the importer and the validator, each in its group.
+CONSUMERS = {
+    "import-requests": ["importer"],
+    "import-runs": ["importer", "validator"],
+    "raw-records": ["validator"],
+}
+
+
+async def test_poison_on_every_consumed_topic_goes_to_dead_letters_and_the_partition_flows_on(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # One partition per topic: the import's messages queue behind the poison.
+    settings = replace(settings, topic_prefix=f"p{uuid4().hex[:10]}.", topic_partitions=1)
+    await ensure_topics(settings)
+    export = write_export(
+        tmp_path / "export",
+        customers=[CUSTOMER],
+        invoices=[INVOICE],
+        payment_conditions=[{"code": "30D", "description": "30 days", "term_days": "30"}],
+    )
+    await register(settings.database_url or "", export)
+
+    # The poison first, then a good import request: on import-requests they share a batch,
+    # and the run's own messages queue behind the poison on the other topics.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, max_request_size=HUGE + 1024 * 1024
+    )
+    await producer.start()
+    try:
+        for topic in CONSUMERS:
+            for kind, value in poison(topic).items():
+                await producer.send_and_wait(
+                    settings.topic_prefix + topic, value, key=f"poison-{kind}".encode()
+                )
+    finally:
+        await producer.stop()
+    requested = await request(settings)
+
+    expected = sum(len(poison(t)) * len(c) for t, c in CONSUMERS.items())
+    async with running(build_importer(settings), build_validator(settings)):
+        run = await wait_for_run(settings.database_url or "", requested.request_id, timeout=60)
+        assert run["status"] == "completed", run
+        records = await _read_dead_letters(settings, expected, timeout=30)
+
+    letters: dict[tuple[str, str, str], tuple[dict[str, str], bytes | None]] = {}
+    for record in records:
+        headers = {name: value.decode() for name, value in record.headers}
+        source = headers["source_topic"].removeprefix(settings.topic_prefix)
+        service = headers["consumer"].split(":")[0]
+        letters[(source, record.key.decode().removeprefix("poison-"), service)] = (
+            headers,
+            record.value,
+        )
+    assert sorted(letters) == sorted(
+        (topic, kind, service)
+        for topic, services in CONSUMERS.items()
+        for kind in poison(topic)
+        for service in services
+    )
+    for (topic, kind, _), (headers, value) in letters.items():
+        assert headers["error"], (topic, kind)
+        assert int(headers["source_offset"]) >= 0 and headers["source_partition"] == "0"
+        if kind == "huge":
+            assert headers["truncated_from_bytes"] == str(HUGE + len(b'{"padding": ""}'))
+            assert value is not None and len(value) == MAX_DEAD_LETTER_BYTES
+        elif kind == "no_value":
+            assert headers["error"] == "empty message value"
+        else:
+            assert value == poison(topic)[kind]  # the original bytes, for inspection
+    assert "NUL character" in letters[("raw-records", "nul_character", "validator")][0]["error"]
+    assert "Invalid JSON" in letters[("import-requests", "undecodable", "importer")][0]["error"]
+
+
+async def _read_dead_letters(settings: Settings, expected: int, *, timeout: float) -> list[Any]:
+    """The dead letters, once there are `expected` (their values are large: never print)."""
+    deadline = time.monotonic() + timeout
+    async with TopicReader(
+        settings.kafka_bootstrap or "", settings.topic_prefix + "dead-letters"
+    ) as reader:
+        while len(reader.raw) < expected:
+            keys = sorted(r.key.decode() for r in reader.raw)
+            assert time.monotonic() < deadline, f"{len(keys)} of {expected} dead letters: {keys}"
+            await reader.poll()
+        return list(reader.raw)
