@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from shared.settings import redacted
+
 __all__ = [
     "TRANSIENT_DATABASE_ERRORS",
     "apply_migrations",
@@ -81,14 +83,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def wait_for_database(url: str, *, timeout: float = 60.0) -> None:
     """Wait until the database accepts connections, backing off; raise after `timeout`."""
+    where = redacted(url)
     delay, waited = 0.1, 0.0
     while True:
         try:
             conn = await asyncpg.connect(url, timeout=5)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             if waited >= timeout:
-                raise RuntimeError(f"database not reachable after {timeout:.0f}s: {exc}") from exc
-            log.warning("database not reachable (%s); retrying in %.1fs", exc, delay)
+                raise RuntimeError(
+                    f"database {where} not reachable after {timeout:.0f}s: {exc}"
+                ) from exc
+            log.warning("database %s not reachable (%s); retrying in %.1fs", where, exc, delay)
             await asyncio.sleep(delay)
             waited += delay
             delay = min(delay * 2, 5.0)

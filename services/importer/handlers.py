@@ -118,6 +118,21 @@ class Importer:
         except Exception as exc:  # the relay's own loop publishes them once it can
             log.warning("run %s: events not relayed yet (%s)", run.run_id, exc)
 
+    async def hand_back_runs(self) -> None:
+        """Shutdown: stop reading and give the runs being read back at once (see
+        ImportStore.hand_back), before the broker and the database go."""
+        running = list(self.active.items())
+        for _, task in running:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in running), return_exceptions=True)
+        try:
+            for run_id, _ in running:
+                if await self.store.hand_back(run_id):
+                    log.info("run %s handed back: it starts again with the next importer", run_id)
+            await self.runtime.relay.flush()
+        except Exception as exc:  # an outage: the runs go stale and are restarted anyway
+            log.warning("runs not handed back (%s); they restart once stale", exc)
+
     # --- time ----------------------------------------------------------------------------
 
     async def keep_time(self) -> None:
