@@ -81,15 +81,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def wait_for_database(url: str, *, timeout: float = 60.0) -> None:
-    """Wait until the database accepts connections, backing off; raise after `timeout`."""
+async def wait_for_database(url: str, *, timeout: float | None = 60.0) -> None:
+    """Wait until the database accepts connections, backing off; raise after `timeout`
+    seconds (never, when None)."""
     where = redacted(url)
     delay, waited = 0.1, 0.0
     while True:
         try:
             conn = await asyncpg.connect(url, timeout=5)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            if waited >= timeout:
+            if timeout is not None and waited >= timeout:
                 raise RuntimeError(
                     f"database {where} not reachable after {timeout:.0f}s: {exc}"
                 ) from exc
@@ -102,10 +103,14 @@ async def wait_for_database(url: str, *, timeout: float = 60.0) -> None:
             return
 
 
-async def connect_pool(url: str, *, min_size: int = 0, max_size: int = 10) -> asyncpg.Pool:
+async def connect_pool(
+    url: str, *, min_size: int = 0, max_size: int = 10, wait: float | None = 60.0
+) -> asyncpg.Pool:
+    """A pool once the database answers (waiting up to `wait` seconds; None: for as long as
+    it takes, as a worker service does rather than exit and be restarted in a loop)."""
     # min_size 0: with a floor, asyncpg logs a traceback every second of a database outage
     # while it tries to restore it; idle connections are kept anyway (for 300 s).
-    await wait_for_database(url)
+    await wait_for_database(url, timeout=wait)
     pool = await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=300
     )

@@ -63,7 +63,8 @@ class ServiceRuntime:
         return self._relay
 
     async def open(self) -> None:
-        self._pool = await connect_pool(self.settings.require_database())
+        # A worker waits for its database however long it is away, rather than exit.
+        self._pool = await connect_pool(self.settings.require_database(), wait=None)
         await apply_migrations(self._pool)
         await ensure_topics(self.settings)
         # Exists before the broker starts: a subscriber may get its first batch (and flush)
