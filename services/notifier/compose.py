@@ -131,7 +131,7 @@ def compose(notice: Notice, *, sender: str, message_id: str, now: datetime) -> E
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
-    message["Content-Language"] = notice.language
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    message["Content-Language"] = notice.language  # after the content: set_content clears it
     return message

@@ -123,7 +123,13 @@ class MailSession:
                 raise MailUnavailable(
                     f"the SMTP server answered {exc.code}: {exc.message}"
                 ) from exc
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            except TimeoutError as exc:
+                # The server may have taken the message: no second try now. The claim rolls
+                # back, and a later run sends it again under the same Message-ID.
+                await self._drop()
+                raise MailUnavailable(f"the SMTP server did not answer in time: {exc}") from exc
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                # Typically a reused connection the server closed while idle.
                 await self._drop()
                 if attempt == 2:
                     raise MailUnavailable(f"sending failed twice: {exc}") from exc

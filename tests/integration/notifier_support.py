@@ -90,7 +90,7 @@ class MailCatcher:
         return [str(m["Subject"]) for m in self.messages]
 
     def message_ids(self) -> list[str]:
-        return [str(m["Message-ID"]) for m in self.messages]
+        return [str(m["Message-ID"]).strip() for m in self.messages]  # unfolded
 
     def to(self) -> list[str]:
         return [str(m["To"].addresses[0].addr_spec) for m in self.messages]
@@ -227,3 +227,47 @@ async def records(pool: asyncpg.Pool, admin_id: str = "acme") -> list[dict[str, 
 
 def outcomes(rows: list[dict[str, Any]]) -> set[tuple[str, str, int, str, str | None]]:
     return {(r["invoice_number"], r["kind"], r["level"], r["status"], r["reason"]) for r in rows}
+
+
+@dataclass
+class Env:
+    """One test's notifier world: settings, a pool, the SMTP server, the clock, a notifier."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    smtp: MailCatcher
+    clock: Clock
+    notifier: Notifier
+    wednesday: date  # a working day (no holiday) after today, where the clock stands
+
+    async def remind(self, as_of: date | None = None, admin_id: str = "acme") -> dict[str, int]:
+        counts = await self.notifier.run_reminders(
+            reminder_request(admin_id, as_of or self.wednesday)
+        )
+        return dict(counts)
+
+    async def schedule_invoice_mails(self, invoices: list[str], admin_id: str = "acme") -> int:
+        return await self.notifier.store.schedule_invoice_mails(admin_id, invoices, self.clock())
+
+    async def send_invoice_mails(self) -> dict[str, int]:
+        return dict(await self.notifier.send_due_invoice_mails())
+
+
+@asynccontextmanager
+async def notifier_env(
+    settings: Settings, *, minimum_amount: str = "0", grace: int = 0
+) -> AsyncIterator[Env]:
+    from shared.db import connect_pool
+
+    async with mail_catcher() as smtp:
+        configured = notifier_settings(settings, smtp, grace=grace)
+        wednesday = next_working_day(local_today())
+        clock = Clock(datetime.now(UTC))
+        clock.local(wednesday)
+        pool = await connect_pool(settings.require_database(), max_size=4)
+        try:
+            async with running_notifier(configured, clock) as notifier:
+                await add_admin(pool, minimum_amount=minimum_amount)
+                yield Env(configured, pool, smtp, clock, notifier, wednesday)
+        finally:
+            await pool.close()
