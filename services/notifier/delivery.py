@@ -95,7 +95,8 @@ class Delivery:
                 suppressed.append(self.record(c, run_date_of(c), request_id, s))
         if suppressed:
             new = await self.store.record_suppressions(suppressed)
-            counts["suppressed"] += new
+            if new:
+                counts["suppressed"] += new
             self._count(suppressed, "suppressed")
             await self.relay.flush()
         if not sendable:

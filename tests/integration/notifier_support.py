@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -251,6 +252,11 @@ class Env:
 
     async def send_invoice_mails(self) -> dict[str, int]:
         return dict(await self.notifier.send_due_invoice_mails())
+
+    def to_invoices(self) -> list[str]:
+        """The invoice numbers the e-mails received so far are about (from their subjects)."""
+        found = [re.search(r"(?:factuur|invoice) (\S+?),? ", s, re.I) for s in self.smtp.subjects()]
+        return sorted(m.group(1) for m in found if m)
 
 
 @asynccontextmanager
