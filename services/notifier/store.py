@@ -88,6 +88,7 @@ sent as (
     from notifications
     where administration_id = $1::text and kind in ('reminder', 'final_notice')
       and status = 'sent'
+      and ($4::text[] is null or invoice_number = any($4::text[]))
     group by invoice_number
 ),
 nxt as (
