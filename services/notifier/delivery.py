@@ -48,6 +48,9 @@ NOTIFICATIONS = Metric(
 # Selects one candidate again inside the sending transaction: [] when it is no longer due.
 Recheck = Callable[[asyncpg.Connection, Candidate], Awaitable[list[Candidate]]]
 FLUSH_EVERY = 50
+# A suppressed invoice e-mail (paused, ignored, not a sending day) is looked at again after
+# this long; one refused by the mail server after an hour.
+RECHECK_SECONDS = 60
 
 
 class Delivery:
@@ -94,7 +97,7 @@ class Delivery:
             else:
                 suppressed.append(self.record(c, run_date_of(c), request_id, s))
         if suppressed:
-            new = await self.store.record_suppressions(suppressed)
+            new = await self.store.record_suppressions(suppressed, recheck_at=self._recheck_at())
             if new:
                 counts["suppressed"] += new
             self._count(suppressed, "suppressed")
@@ -146,7 +149,9 @@ class Delivery:
                     )
             record = self.record(c, run_date_of(c), request_id, s)
             if s is not None or message is None:
-                new = await self.store.record_suppressions([record], conn)
+                new = await self.store.record_suppressions(
+                    [record], conn, recheck_at=self._recheck_at()
+                )
                 self._count([record], "suppressed")
                 return "suppressed" if new else "skipped"
             claim_id = await self.store.claim(conn, record)
@@ -170,6 +175,9 @@ class Delivery:
 
     def _retry_at(self) -> datetime:
         return self.clock() + timedelta(hours=1)
+
+    def _recheck_at(self) -> datetime:
+        return self.clock() + timedelta(seconds=RECHECK_SECONDS)
 
     @staticmethod
     def notice(c: Candidate) -> Notice:

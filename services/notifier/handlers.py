@@ -32,6 +32,7 @@ log = logging.getLogger("creditflow.notifier")
 Clock = Callable[[], datetime]
 # The daily reminder run, in each administration's own time zone.
 DAILY_REMINDER_RUN_AT = time(9, 0)
+MAX_PAGES = 20
 
 
 def system_clock() -> datetime:
@@ -165,14 +166,19 @@ class Notifier:
                 conn=conn,
             )
 
-        candidates = await self.store.due_invoice_mails(self.clock(), limit=batch)
-        if candidates:
-            total += await self.delivery.deliver(
-                candidates,
-                day_of=day_of,
-                run_date_of=lambda c: c.data["today"],
-                recheck=recheck,
-            )
+        # Every e-mail looked at is sent, settled or put off for a while, so the next page
+        # holds others; a bounded number of pages keeps one pass short.
+        for _ in range(MAX_PAGES):
+            candidates = await self.store.due_invoice_mails(self.clock(), limit=batch)
+            if candidates:
+                total += await self.delivery.deliver(
+                    candidates,
+                    day_of=day_of,
+                    run_date_of=lambda c: c.data["today"],
+                    recheck=recheck,
+                )
+            if len(candidates) < batch:
+                break
         return total
 
     # --- time ----------------------------------------------------------------------------

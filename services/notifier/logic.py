@@ -210,6 +210,10 @@ class Candidate:
     # the row's other columns: what the e-mail says, the local date, the holiday country
     data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.administration_id, self.invoice_number
+
 
 @dataclass(frozen=True, slots=True)
 class Suppression:

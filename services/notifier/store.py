@@ -348,14 +348,22 @@ class NotifierStore:
     # --- records -------------------------------------------------------------------------
 
     async def record_suppressions(
-        self, records: Sequence[Record], conn: asyncpg.Connection | None = None
+        self,
+        records: Sequence[Record],
+        conn: asyncpg.Connection | None = None,
+        *,
+        recheck_at: datetime | None = None,
     ) -> int:
-        """Write suppressions set-based (each cause once) and stage the new ones as events."""
+        """Write suppressions set-based (each cause once) and stage the new ones as events.
+
+        An invoice e-mail of a closed invoice is settled; any other suppressed invoice e-mail
+        stays owed and is looked at again from `recheck_at` (after a resume, say), so that
+        those waiting never crowd out the ones that can go."""
         if not records:
             return 0
         if conn is None:
             async with self._pool.acquire() as own, own.transaction():
-                return await self.record_suppressions(records, own)
+                return await self.record_suppressions(records, own, recheck_at=recheck_at)
         pauses = {
             r.suppression.pause.id: r.suppression.pause
             for r in records
@@ -382,12 +390,24 @@ class NotifierStore:
                 column.append(value)
         rows = await conn.fetch(_RECORD_SUPPRESSIONS, *columns)
         await self._stage(conn, rows, pauses)
-        closed = [
-            (r.candidate.administration_id, r.candidate.invoice_number)
+        mails = [
+            (r.candidate.key, r.suppression.reason)
             for r in records
-            if r.candidate.kind == "invoice" and r.suppression and r.suppression.reason == "closed"
+            if r.candidate.kind == "invoice" and r.suppression is not None
         ]
+        closed = [key for key, reason in mails if reason == "closed"]
+        waiting = [key for key, reason in mails if reason != "closed"]
         await self.settle_invoice_mails(conn, closed)
+        if recheck_at is not None and waiting:
+            await conn.execute(
+                "update invoice_mails m set send_after = $3"
+                " from unnest($1::text[], $2::text[]) as k(a, i)"
+                " where m.administration_id = k.a and m.invoice_number = k.i"
+                " and m.settled_at is null",
+                [a for a, _ in waiting],
+                [i for _, i in waiting],
+                recheck_at,
+            )
         return len(rows)
 
     async def claim(self, conn: asyncpg.Connection, record: Record) -> int | None:

@@ -137,7 +137,7 @@ async def test_invoice_emails_leave_monday_to_saturday_but_not_on_sunday_or_king
         env.clock.local(day)
         await env.send_invoice_mails()
     assert env.smtp.messages == []
-    env.clock.local(date(2027, 4, 24))  # a Saturday
+    env.clock.local(date(2027, 5, 1))  # a Saturday
     await env.send_invoice_mails()
     assert env.smtp.subjects() == [
         "Factuur F1 van Acme Trading B.V.: € 50,00, te betalen uiterlijk 20 mei 2027"
@@ -239,3 +239,19 @@ async def test_an_address_the_server_refuses_is_recorded_and_tried_again_later(e
         ("F1", 1, "sent"),
         ("F2", 2, "sent"),
     ]
+
+
+async def test_invoice_emails_held_back_never_crowd_out_those_that_may_go(env: Env) -> None:
+    w = env.wednesday
+    rows = [(f"P{n:02}", "C1", w, w + timedelta(days=30), "10") for n in range(6)]
+    rows.append(("FREE", "C2", w, w + timedelta(days=30), "10"))
+    await add_invoices(env.pool, "acme", rows)
+    topics = env.notifier.runtime.topics
+    await set_pause(env.pool, topics, "acme", entity="customer", key="C1", issued_by="test")
+    # The paused ones are first in line, more of them than one batch holds.
+    await env.notifier.store.schedule_invoice_mails(
+        "acme", [r[0] for r in rows[:-1]], env.clock() - timedelta(hours=1)
+    )
+    await env.schedule_invoice_mails(["FREE"])
+    assert await env.notifier.send_due_invoice_mails(batch=4) == {"suppressed": 6, "sent": 1}
+    assert env.to_invoices() == ["FREE"]
