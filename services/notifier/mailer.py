@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -106,7 +106,7 @@ class MailSession:
         self._client = client
         return client
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         """Hand one message to the server; reconnect once if the connection was lost."""
         for attempt in (1, 2):
             client = self._client or await self._connect()

@@ -47,35 +47,56 @@ class Record:
 
 # The facts that may stop a notification, for every row of a `candidates` relation with
 # administration_id, invoice_number, customer_number, payment_condition and today (the local
-# date that decides whether a pause with an end date still stands).
-_FACTS = """
+# date that decides whether a pause with an end date still stands). One standing pause per
+# entity (pauses_standing), so each pause join finds at most one.
+_PAUSE_JOIN = """
+left join pauses {alias}
+       on {alias}.administration_id = n.administration_id and {alias}.entity = '{entity}'
+      and {alias}.key = {key} and {alias}.lifted_at is null
+      and ({alias}.until is null or {alias}.until >= n.today)"""
+_PAUSE_COLUMN = """
+       case when {alias}.id is not null then jsonb_build_object(
+           'id', {alias}.id, 'entity', {alias}.entity, 'key', {alias}.key, 'mode', {alias}.mode,
+           'reason', {alias}.reason, 'until', {alias}.until) end as pause_{entity}"""
+_PAUSES = (
+    ("pa", "administration", "n.administration_id"),
+    ("pc", "customer", "n.customer_number"),
+    ("pk", "case", "ci.case_key"),
+    ("pi", "invoice", "n.invoice_number"),
+)
+_FACTS = (
+    """
 select n.*,
        c.name as customer_name, c.email, c.language, c.status as customer_status,
-       ignore_match(n.administration_id, 'invoice', n.invoice_number) as ignored_invoice,
-       ignore_match(n.administration_id, 'customer', n.customer_number) as ignored_customer,
-       case when coalesce(n.payment_condition, '') <> ''
-            then ignore_match(n.administration_id, 'payment_condition', n.payment_condition)
-       end as ignored_condition,
-       (select coalesce(jsonb_agg(jsonb_build_object(
-                   'id', p.id, 'entity', p.entity, 'key', p.key, 'mode', p.mode,
-                   'reason', p.reason, 'until', p.until) order by p.id), '[]'::jsonb)
-          from pauses p
-         where p.administration_id = n.administration_id
-           and p.lifted_at is null and (p.until is null or p.until >= n.today)
-           and (p.entity = 'administration'
-                or (p.entity = 'customer' and p.key = n.customer_number)
-                or (p.entity = 'case' and p.key = ci.case_key)
-                or (p.entity = 'invoice' and p.key = n.invoice_number))) as pauses
+       ig.entity as ignored_entity, ig.pattern as ignored_pattern,"""
+    + ",".join(_PAUSE_COLUMN.format(alias=a, entity=e) for a, e, _ in _PAUSES)
+    + """
 from candidates n
 left join customers c
        on c.administration_id = n.administration_id and c.customer_number = n.customer_number
 left join case_invoices ci
-       on ci.administration_id = n.administration_id and ci.invoice_number = n.invoice_number
+       on ci.administration_id = n.administration_id and ci.invoice_number = n.invoice_number"""
+    + "".join(_PAUSE_JOIN.format(alias=a, entity=e, key=k) for a, e, k in _PAUSES)
+    + """
+left join lateral (
+    -- R7: the invoice itself, its customer or its payment condition on the ignore list.
+    select e.entity, e.pattern from ignore_entries e
+    where e.administration_id = n.administration_id
+      and ((e.entity = 'invoice' and ignore_entry_matches(e, n.invoice_number))
+        or (e.entity = 'customer' and ignore_entry_matches(e, n.customer_number))
+        or (e.entity = 'payment_condition' and coalesce(n.payment_condition, '') <> ''
+            and ignore_entry_matches(e, n.payment_condition)))
+    order by e.entity = 'invoice' desc, e.entity = 'customer' desc, e.id
+    limit 1
+) ig on true
 """
+)
 
 # R9: the next level of every open invoice of one administration that is due as of $3: by the
 # plan (days after the due date) and by the interval since the previous reminder sent.
 # Blocked invoices are selected too, so that their suppression is recorded and explained.
+# `{some}` narrows it to the invoices in $4 (a statement of its own, so that its plan uses
+# the primary key).
 _DUE_REMINDERS = (
     """
 with admin as (
@@ -87,8 +108,7 @@ sent as (
     select invoice_number, max(level) as level, max(run_date) as last_on
     from notifications
     where administration_id = $1::text and kind in ('reminder', 'final_notice')
-      and status = 'sent'
-      and ($4::text[] is null or invoice_number = any($4::text[]))
+      and status = 'sent' {some}
     group by invoice_number
 ),
 nxt as (
@@ -96,19 +116,19 @@ nxt as (
            i.invoice_date, i.due_date, i.currency, i.amount_total, i.amount_open,
            i.description, i.status as invoice_status,
            coalesce(s.level, 0) + 1 as level, s.last_on,
-           d.first_after_days, d.interval_days, d.reminder_count, d.final_notice
+           coalesce(own.first_after_days, dflt.first_after_days) as first_after_days,
+           coalesce(own.interval_days, dflt.interval_days) as interval_days,
+           coalesce(own.reminder_count, dflt.reminder_count) as reminder_count,
+           coalesce(own.final_notice, dflt.final_notice) as final_notice
     from invoices i
     left join sent s on s.invoice_number = i.invoice_number
-    join lateral (
-        select * from dunning_plans d
-        where d.administration_id = i.administration_id
-          and d.condition_code in (coalesce(i.payment_condition, ''), 'default')
-        order by d.condition_code = 'default'
-        limit 1
-    ) d on true
+    left join dunning_plans own
+           on own.administration_id = i.administration_id
+          and own.condition_code = i.payment_condition
+    left join dunning_plans dflt
+           on dflt.administration_id = i.administration_id and dflt.condition_code = 'default'
     where i.administration_id = $1::text and i.status in ('open', 'blocked')
-      and i.amount_open > 0
-      and ($4::text[] is null or i.invoice_number = any($4::text[]))
+      and i.amount_open > 0 {some_i}
 ),
 candidates as (
     select n.*, admin.administration_name, admin.minimum_amount, admin.today,
@@ -122,8 +142,13 @@ candidates as (
     + _FACTS
     + " order by n.invoice_number"
 )
+_DUE_REMINDERS_ALL = _DUE_REMINDERS.format(some="", some_i="")
+_DUE_REMINDERS_SOME = _DUE_REMINDERS.format(
+    some="and invoice_number = any($4::text[])", some_i="and i.invoice_number = any($4::text[])"
+)
 
-# Invoice e-mails whose grace period has passed and that were neither sent nor settled.
+# Invoice e-mails whose grace period has passed and that were neither sent nor settled;
+# `{where}` picks all of them (up to a limit) or those of given invoices.
 _DUE_INVOICE_MAILS = (
     """
 with candidates as (
@@ -137,18 +162,20 @@ with candidates as (
     join administrations a on a.id = m.administration_id
     join invoices i
       on i.administration_id = m.administration_id and i.invoice_number = m.invoice_number
-    where m.settled_at is null and m.send_after <= $1::timestamptz
-      and ($2::text is null or m.administration_id = $2::text)
-      and ($3::text[] is null or m.invoice_number = any($3::text[]))
+    where m.settled_at is null and m.send_after <= $1::timestamptz {where}
       and not exists (select 1 from notifications n
                       where n.administration_id = m.administration_id
                         and n.invoice_number = m.invoice_number
                         and n.kind = 'invoice' and n.status = 'sent')
     order by m.send_after, m.administration_id, m.invoice_number
-    limit $4
+    {limit}
 )
 """
     + _FACTS
+)
+_DUE_INVOICE_MAILS_ALL = _DUE_INVOICE_MAILS.format(where="", limit="limit $2")
+_DUE_INVOICE_MAILS_SOME = _DUE_INVOICE_MAILS.format(
+    where="and m.administration_id = $2::text and m.invoice_number = any($3::text[])", limit=""
 )
 
 _RECORD_COLUMNS = """administration_id, invoice_number, customer_number, kind, level, status,
@@ -167,15 +194,9 @@ returning *
 
 
 def candidate_from(row: asyncpg.Record) -> Candidate:
-    ignored = None
-    for entity, column in (
-        ("invoice", "ignored_invoice"),
-        ("customer", "ignored_customer"),
-        ("payment_condition", "ignored_condition"),
-    ):
-        if row[column] is not None:
-            ignored = Ignored(entity, row[column])  # type: ignore[arg-type]
-            break
+    ignored = (
+        Ignored(row["ignored_entity"], row["ignored_pattern"]) if row["ignored_entity"] else None
+    )
     pauses = tuple(
         Pause(
             id=p["id"],
@@ -185,7 +206,8 @@ def candidate_from(row: asyncpg.Record) -> Candidate:
             reason=p["reason"],
             until=date.fromisoformat(p["until"]) if p["until"] else None,
         )
-        for p in row["pauses"]
+        for p in (row[f"pause_{entity}"] for _, entity, _ in _PAUSES)
+        if p is not None
     )
     return Candidate(
         administration_id=row["administration_id"],
@@ -283,9 +305,13 @@ class NotifierStore:
         limit: int = 500,
         conn: asyncpg.Connection | None = None,
     ) -> list[Candidate]:
-        rows = await (conn or self._pool).fetch(
-            _DUE_INVOICE_MAILS, now, admin_id, list(invoices) if invoices else None, limit
-        )
+        if invoices:
+            assert admin_id is not None, "invoices are named within one administration"
+            rows = await (conn or self._pool).fetch(
+                _DUE_INVOICE_MAILS_SOME, now, admin_id, list(invoices)
+            )
+        else:
+            rows = await (conn or self._pool).fetch(_DUE_INVOICE_MAILS_ALL, now, limit)
         return [candidate_from(row) for row in rows]
 
     async def next_invoice_mail_at(self) -> datetime | None:
@@ -329,9 +355,12 @@ class NotifierStore:
         invoices: Sequence[str] | None = None,
         conn: asyncpg.Connection | None = None,
     ) -> list[Candidate]:
-        rows = await (conn or self._pool).fetch(
-            _DUE_REMINDERS, admin_id, now, as_of, list(invoices) if invoices else None
-        )
+        if invoices:
+            rows = await (conn or self._pool).fetch(
+                _DUE_REMINDERS_SOME, admin_id, now, as_of, list(invoices)
+            )
+        else:
+            rows = await (conn or self._pool).fetch(_DUE_REMINDERS_ALL, admin_id, now, as_of)
         return [candidate_from(row) for row in rows]
 
     async def plan_for(self, admin_id: str, condition: str | None) -> Plan | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -10,6 +12,7 @@ import pytest
 from services.notifier.compose import Notice, compose, money, render, spoken_date
 from services.notifier.mailer import SmtpTarget
 
+NOW = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)
 KINDS = [("invoice", 0), ("reminder", 1), ("reminder", 2), ("final_notice", 3)]
 
 
@@ -88,14 +91,25 @@ def test_the_message_has_a_text_and_an_html_part_and_the_given_message_id() -> N
         _notice(),
         sender="creditflow <noreply@mail.example.nl>",
         message_id="<creditflow.reminder.1.abc@mail.example.nl>",
-        now=datetime(2027, 3, 10, 9, 0, tzinfo=UTC),
+        now=NOW,
     )
-    assert message["Message-ID"] == "<creditflow.reminder.1.abc@mail.example.nl>"
-    assert message["From"] == '"Acme Trading B.V." <noreply@mail.example.nl>'
-    assert message["To"] == "Bakkerij De Korenschoof <administratie@korenschoof.nl>"
-    assert message["Content-Language"] == "nl"
-    types = [part.get_content_type() for part in message.iter_parts()]
-    assert types == ["text/plain", "text/html"]
+    received = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert received["Message-ID"] == "<creditflow.reminder.1.abc@mail.example.nl>"
+    assert received["From"] == '"Acme Trading B.V." <noreply@mail.example.nl>'
+    assert received["To"] == "Bakkerij De Korenschoof <administratie@korenschoof.nl>"
+    assert received["Subject"] == render(_notice())[0]  # non-ASCII (€) survives encoding
+    assert received["Content-Language"] == "nl"
+    parts = list(received.iter_parts())  # type: ignore[attr-defined]
+    assert [part.get_content_type() for part in parts] == ["text/plain", "text/html"]
+    assert "€ 1.210,00" in parts[0].get_content() and "€ 1.210,00" in parts[1].get_content()
+
+
+@pytest.mark.parametrize(
+    "address", ["jan@", "@example.nl", "jan@localhost", "a b@example.nl", "a@b.nl\nBcc: x@y.nl"]
+)
+def test_an_address_that_cannot_be_used_is_refused_before_sending(address: str) -> None:
+    with pytest.raises(ValueError, match=r"e-mail address|cannot have"):
+        compose(_notice(recipient=address), sender="x@y.nl", message_id="<m@y.nl>", now=NOW)
 
 
 def test_amounts_and_dates_are_written_the_way_each_language_writes_them() -> None:
