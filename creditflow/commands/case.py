@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from creditflow.commands.pause import flush_outbox
 from creditflow.context import Context, run
 from creditflow.output import print_result
 from services.control.cases import add_case, list_cases
@@ -49,7 +48,7 @@ def _add(args: argparse.Namespace) -> int:
             invoices=args.invoice,
             issued_by="cli",
         )
-        await flush_outbox(context)
+        await context.flush_outbox()
         return case
 
     print_result(run(action), as_json=args.json)

@@ -7,18 +7,13 @@ published.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 from typing import Any
 
 from creditflow.context import Context, run
 from creditflow.output import print_result
 from services.control.pauses import ENTITIES, lift_pause, list_pauses, set_pause
-from shared.kafka import make_broker
-from shared.outbox import OutboxRelay
 
 COLUMNS = ["id", "entity", "key", "mode", "until", "reason", "state", "created_at"]
-FLUSH_TIMEOUT = 15.0
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -68,24 +63,6 @@ def _checked_target(args: argparse.Namespace) -> tuple[str, str | None]:
     return entity, args.key
 
 
-async def flush_outbox(context: Context) -> None:
-    """Publish the events this command committed. The change is already in force; if no
-    broker answers, the next running service publishes them."""
-    try:
-        broker = make_broker(context.settings, client_id="cli")
-        await asyncio.wait_for(broker.start(), FLUSH_TIMEOUT)
-        try:
-            await asyncio.wait_for(OutboxRelay(context.pool, broker).flush(), FLUSH_TIMEOUT)
-        finally:
-            await broker.stop()
-    except Exception as exc:
-        print(
-            f"creditflow: warning: done, but its event is not published yet ({exc});"
-            " a running service publishes it",
-            file=sys.stderr,
-        )
-
-
 def _pause(args: argparse.Namespace) -> int:
     entity, key = _checked_target(args)
 
@@ -101,7 +78,7 @@ def _pause(args: argparse.Namespace) -> int:
             reason=args.reason,
             issued_by="cli",
         )
-        await flush_outbox(context)
+        await context.flush_outbox()
         return pause
 
     print_result(run(action), as_json=args.json)
@@ -115,7 +92,7 @@ def _resume(args: argparse.Namespace) -> int:
         pause = await lift_pause(
             context.pool, context.topics, args.id, entity=entity, key=key, issued_by="cli"
         )
-        await flush_outbox(context)
+        await context.flush_outbox()
         return pause
 
     print_result(run(action), as_json=args.json)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from creditflow.commands.pause import flush_outbox
 from creditflow.context import Context, run
 from creditflow.output import print_result
 from services.control.plans import PlanInput, list_plans, set_plan
@@ -54,7 +53,7 @@ def _set(args: argparse.Namespace) -> int:
         result = await set_plan(
             context.pool, context.topics, args.id, args.condition, plan, issued_by="cli"
         )
-        await flush_outbox(context)
+        await context.flush_outbox()
         return result
 
     print_result(run(action), as_json=args.json)
