@@ -58,6 +58,7 @@ class Notifier:
         self.dispatch_seconds = dispatch_seconds
         self.mailer = Mailer(runtime.settings.smtp_url)
         self.wake = asyncio.Event()
+        self._daily_moment_seen: dict[str, datetime] = {}  # administration -> last moment tried
         self._store: NotifierStore | None = None
         self._delivery: Delivery | None = None
 
@@ -224,7 +225,7 @@ class Notifier:
                 admin.timezone,
                 not_before=admin.created_at,
             )
-            if moment is None:
+            if moment is None or self._daily_moment_seen.get(admin.id) == moment:
                 continue
             # A moment caught up late runs as of today, so that nothing leaves on a day that
             # is not a working day.
@@ -235,4 +236,5 @@ class Notifier:
             )
             if await self.store.claim_daily_run(admin.id, moment, request):
                 log.info("daily reminder run of %r as of %s requested", admin.id, request.as_of)
+            self._daily_moment_seen[admin.id] = moment  # claimed here or by another notifier
         await self.runtime.relay.flush()

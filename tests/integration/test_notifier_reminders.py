@@ -232,11 +232,11 @@ async def test_an_address_the_server_refuses_is_recorded_and_tried_again_later(e
     assert env.to_invoices() == ["F2"]
     env.smtp.refuse.clear()
     assert await env.remind(WEDNESDAYS[1]) == {"due": 2, "sent": 2}  # F1 level 1, F2 level 2
-    statuses = [(r["invoice_number"], r["level"], r["status"]) for r in await records(env.pool)]
-    assert statuses == [
+    rows = await records(env.pool)
+    assert sorted((r["invoice_number"], r["level"], r["status"]) for r in rows) == [
         ("F1", 1, "failed"),
-        ("F2", 1, "sent"),
         ("F1", 1, "sent"),
+        ("F2", 1, "sent"),
         ("F2", 2, "sent"),
     ]
 
