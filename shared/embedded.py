@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import mailbox
 import shutil
 import socket
 import subprocess
@@ -146,9 +145,13 @@ class SmtpSink:
         from aiosmtpd.controller import Controller
         from aiosmtpd.handlers import Mailbox
 
-        self.maildir.mkdir(parents=True, exist_ok=True)
-        mailbox.Maildir(self.maildir, create=True)
-        self._controller = Controller(Mailbox(self.maildir), hostname="127.0.0.1", port=self.port)
+        # mailbox.Maildir(create=True) makes tmp/new/cur only when the directory itself is
+        # new; make them here, so that a sink started in an existing directory keeps mail.
+        for sub in ("tmp", "new", "cur"):
+            (self.maildir / sub).mkdir(parents=True, exist_ok=True)
+        self._controller = Controller(
+            Mailbox(self.maildir), hostname="127.0.0.1", port=self.port
+        )
         self._controller.start()
         log.info("embedded SMTP sink on %s, mail kept in %s", self.url, self.maildir)
         return self

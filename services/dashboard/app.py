@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
 from services.dashboard.api import router as api_router
+from services.dashboard.routes_notifier import router as notifier_router
 from services.dashboard.routes_records import router as records_router
 from shared.errors import UserError
 from shared.kafka import make_broker
@@ -42,6 +43,7 @@ def build_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="creditflow", lifespan=lifespan)
     app.include_router(api_router)
     app.include_router(records_router)
+    app.include_router(notifier_router)
     app.mount("/metrics", make_asgi_app())
 
     @app.exception_handler(UserError)
