@@ -107,6 +107,8 @@ class ServiceProcess:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if s.smtp_url:
+            env["CREDITFLOW_SMTP_URL"] = s.smtp_url
         env.update(self.extra_env)
         return env
 
@@ -195,14 +197,20 @@ def processes(*services: ServiceProcess) -> Any:
 # --- the import ----------------------------------------------------------------------------------
 
 
-async def register(database_url: str, export: Path, admin: str = ADMIN) -> None:
+async def register(database_url: str, export: Path, admin: str = ADMIN, **fields: Any) -> None:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
     try:
         await apply_migrations(pool)
         await add_administration(
             pool,
             NewAdministration.parse(
-                {"id": admin, "name": admin, "source": f"files:{export}", "import_mode": "manual"}
+                {
+                    "id": admin,
+                    "name": admin,
+                    "source": f"files:{export}",
+                    "import_mode": "manual",
+                    **fields,
+                }
             ),
         )
     finally:

@@ -1,8 +1,9 @@
-"""Poison on every topic the importer and validator consume: undecodable bytes, valid JSON
-of the wrong shape, a message without a value, text PostgreSQL cannot store (a NUL character)
-and a 10 MB value. Each goes to `{prefix}dead-letters` with the error in its headers, and the
-partition keeps flowing: an import requested after the poison, whose messages queue behind
-it on the same (single) partitions, completes.
+"""Poison on every topic the importer, validator and notifier consume: undecodable bytes,
+valid JSON of the wrong shape, a message without a value, text PostgreSQL cannot store (a NUL
+character) and a 10 MB value. Each goes to `{prefix}dead-letters` with the error in its
+headers, and the partition keeps flowing: an import requested after the poison, whose
+messages queue behind it on the same (single) partitions, completes; the notifier schedules
+the e-mail of the invoice it loaded, and runs a reminder run requested after the poison.
 
 Tansu accepts a 10 MB value (produced with a large enough max_request_size) and hands it to
 consumers whose fetch limit is smaller, so the real thing is tested; the dead letter keeps
@@ -14,19 +15,25 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.importer.app import build_app as build_importer
+from services.notifier.app import build_app as build_notifier
 from services.validator.app import build_app as build_validator
 from shared.kafka import MAX_DEAD_LETTER_BYTES, ensure_topics
+from shared.messages import ReminderRunRequested
+from shared.publish import Publisher
 from shared.settings import Settings
 from shared.testing import TopicReader, running, write_export
 from tests.faults.harness import register, request, wait_for_run
+from tests.integration.notifier_support import mail_catcher
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 
@@ -77,6 +84,18 @@ NUL_MESSAGES = {
         "seq": 0,
         "records": [{"entity": "customer", "line": 2, "data": {"name": "nul\u0000"}}],
     },
+    "accepted-updates": {
+        "message_id": str(uuid4()),
+        "administration_id": "acme",
+        "run_id": RUN_ID,
+        "changes": [{"entity": "invoice", "key": "F\u00001", "change": "added"}],
+    },
+    "reminder-requests": {
+        "message_id": str(uuid4()),
+        "administration_id": "acme",
+        "as_of": "2026-12-03",
+        "requested_by": "cron\u0000",
+    },
 }
 
 
@@ -98,6 +117,8 @@ CONSUMERS = {
     "import-requests": ["importer"],
     "import-runs": ["importer", "validator"],
     "raw-records": ["validator"],
+    "accepted-updates": ["notifier"],
+    "reminder-requests": ["notifier"],
 }
 
 
@@ -113,7 +134,8 @@ async def test_poison_on_every_consumed_topic_goes_to_dead_letters_and_the_parti
         invoices=[INVOICE],
         payment_conditions=[{"code": "30D", "description": "30 days", "term_days": "30"}],
     )
-    await register(settings.database_url or "", export)
+    database_url = settings.database_url or ""
+    await register(database_url, export, send_invoices_from="2020-01-01")
 
     # The poison first, then a good import request: on import-requests they share a batch,
     # and the run's own messages queue behind the poison on the other topics.
@@ -130,12 +152,34 @@ async def test_poison_on_every_consumed_topic_goes_to_dead_letters_and_the_parti
     finally:
         await producer.stop()
     requested = await request(settings)
+    reminders = ReminderRunRequested(
+        administration_id="acme", as_of=date(2026, 12, 2), requested_by="fault-test"
+    )
+    async with Publisher(settings) as publisher:
+        await publisher.send(settings.topic_prefix + "reminder-requests", "acme", reminders)
 
     expected = sum(len(poison(t)) * len(c) for t, c in CONSUMERS.items())
-    async with running(build_importer(settings), build_validator(settings)):
-        run = await wait_for_run(settings.database_url or "", requested.request_id, timeout=60)
+    async with (
+        mail_catcher() as smtp,
+        running(
+            build_importer(settings),
+            build_validator(settings),
+            build_notifier(replace(settings, smtp_url=smtp.url)),
+        ),
+    ):
+        run = await wait_for_run(database_url, requested.request_id, timeout=60)
         assert run["status"] == "completed", run
         records = await _read_dead_letters(settings, expected, timeout=30)
+        conn = await asyncpg.connect(database_url)
+        try:
+            reminder_run = await conn.fetchval(
+                "select status from reminder_runs where request_id = $1", reminders.request_id
+            )
+            mails = await conn.fetch("select invoice_number from invoice_mails")
+        finally:
+            await conn.close()
+    assert reminder_run == "completed"  # the request behind the poison ran
+    assert [m["invoice_number"] for m in mails] == ["F1"]  # the loaded invoice's e-mail is due
 
     letters: dict[tuple[str, str, str], tuple[dict[str, str], bytes | None]] = {}
     for record in records:
