@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -43,7 +44,9 @@ __all__ = [
     "ROOT",
     "ServiceProcess",
     "Snapshot",
+    "distinct_events",
     "generated_export",
+    "processes",
     "reference_snapshot",
     "register",
     "request",
@@ -182,7 +185,7 @@ class ServiceProcess:
 
 
 @contextlib.contextmanager
-def processes(*services: ServiceProcess) -> Any:
+def processes(*services: ServiceProcess) -> Iterator[tuple[ServiceProcess, ...]]:
     """Start the services; stop whatever is still running afterwards."""
     try:
         for service in services:
