@@ -8,6 +8,7 @@ hides a newer raise.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -29,7 +30,7 @@ select distinct on (e.error_id)
        case when e.event = 'resolved' then e.resolution end,
        case when e.event = 'raised' then e.occurred_at end,
        case when e.event = 'resolved' then e.occurred_at end
-from jsonb_to_recordset($1::jsonb) as e(
+from jsonb_to_recordset($1::text::jsonb) as e(
     error_id uuid, administration_id text, entity text, key text, code text, field text,
     value text, severity text, message text, run_id uuid, event text, message_id uuid,
     occurred_at timestamptz, resolution text)
@@ -77,7 +78,7 @@ async def apply_error_events(pool: asyncpg.Pool, events: Sequence[ValidationErro
     if not events:
         return
     rows = [event.model_dump(mode="json") for event in events]
-    await pool.execute(_APPLY_SQL, rows)
+    await pool.execute(_APPLY_SQL, json.dumps(rows))
 
 
 async def list_errors(
