@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from datetime import date, timedelta
 
@@ -35,6 +36,9 @@ def _up(args: argparse.Namespace) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     supervisor = Supervisor(Settings.from_env(use_runtime=False))
     supervisor.check_access()
+    supervisor.check_free()
+    # A SIGTERM while starting stops what already runs, like Ctrl-C (watch() takes over later).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         settings = supervisor.start_infrastructure()
         asyncio.run(supervisor.migrate())
@@ -48,10 +52,22 @@ def _up(args: argparse.Namespace) -> int:
         supervisor.watch()
     except KeyboardInterrupt:
         pass
+    except Exception as exc:  # anything that keeps the system from starting: one line
+        print(
+            f"creditflow: error: could not start: {type(exc).__name__}: {exc}"
+            f" (logs in {supervisor.settings.home / 'logs'})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     finally:
         print("creditflow: stopping", file=sys.stderr, flush=True)
         supervisor.stop()
     return 0
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 async def _start_demo(settings: Settings) -> None:
