@@ -188,6 +188,8 @@ class Supervisor:
                     code = child.process.poll()
                     if code is None:
                         continue
+                    if stopping:  # a SIGTERM to the whole group stops the children too
+                        break
                     delay = min(2**child.restarts, 30)
                     if time.monotonic() - child.started_at < delay:
                         continue

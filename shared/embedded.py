@@ -134,8 +134,10 @@ class SmtpSink:
         from aiosmtpd.controller import Controller
         from aiosmtpd.handlers import Mailbox
 
-        self.maildir.mkdir(parents=True, exist_ok=True)
-        mailbox.Maildir(self.maildir, create=True)
+        # Maildir(create=True) makes tmp/new/cur only when it makes the directory itself.
+        for sub in ("tmp", "new", "cur"):
+            (self.maildir / sub).mkdir(parents=True, exist_ok=True)
+        mailbox.Maildir(self.maildir, create=False)
         self._controller = Controller(
             Mailbox(self.maildir), hostname="127.0.0.1", port=self.port
         )

@@ -32,8 +32,10 @@ class CaughtMail:
 
 def read_mail(maildir: Path, administration_id: str, *, limit: int = 50) -> list[CaughtMail] | None:
     """This administration's caught mail, newest first; None when there is no maildir."""
-    if not (maildir / "cur").is_dir() and not (maildir / "new").is_dir():
+    if not maildir.is_dir():
         return None
+    if not all((maildir / sub).is_dir() for sub in ("new", "cur")):
+        return []  # nothing delivered yet
     box = mailbox.Maildir(maildir, create=False)
     found: list[CaughtMail] = []
     for key in box.iterkeys():
