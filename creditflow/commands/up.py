@@ -37,7 +37,9 @@ def _up(args: argparse.Namespace) -> int:
     supervisor = Supervisor(Settings.from_env(use_runtime=False))
     supervisor.check_access()
     supervisor.check_free()
-    # A SIGTERM while starting stops what already runs, like Ctrl-C (watch() takes over later).
+    # Ctrl-C stops everything, also when started from a script that ignores SIGINT (the
+    # children's servers would still stop on it); a SIGTERM while starting does the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         settings = supervisor.start_infrastructure()

@@ -33,7 +33,7 @@ from shared.service import ServiceRuntime, subscribe_batches
 from shared.settings import Settings
 
 from . import api, pages
-from .auth import TokenGate
+from .auth import SecurityHeaders, TokenGate
 from .handlers import ErrorView
 
 __all__ = ["build_app"]
@@ -106,6 +106,7 @@ def build_app(settings: Settings) -> FastAPI:
         )
 
     app.add_middleware(TokenGate, token=settings.api_token)
+    app.add_middleware(SecurityHeaders)  # outermost: also on the token gate's refusals
     return app
 
 

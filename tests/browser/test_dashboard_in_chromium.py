@@ -14,11 +14,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import uvicorn
 
-from services.control.admins import NewAdministration, add_administration
 from services.dashboard.app import build_app as build_dashboard
 from services.importer.app import build_app as build_importer
 from services.notifier.app import build_app as build_notifier
@@ -78,7 +76,7 @@ def _export(directory: Path) -> Path:
 
 
 @pytest.fixture
-async def system(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
+async def system(settings: Settings) -> AsyncIterator[str]:
     """Importer, validator, notifier and the dashboard on a free port; yields its URL."""
     port = free_port()
     server = uvicorn.Server(
@@ -87,7 +85,6 @@ async def system(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
     async with running(
         build_importer(settings), build_validator(settings), build_notifier(settings)
     ):
-        await _register_acme(settings, tmp_path)
         serving = asyncio.create_task(server.serve())
         try:
             while not server.started:
@@ -98,24 +95,6 @@ async def system(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
         finally:
             server.should_exit = True
             await serving
-
-
-async def _register_acme(settings: Settings, tmp_path: Path) -> None:
-    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
-    try:
-        await add_administration(
-            pool,
-            NewAdministration.parse(
-                {
-                    "id": "acme",
-                    "name": "Acme B.V.",
-                    "source": f"files:{_export(tmp_path / 'export')}",
-                    "import_mode": "manual",
-                }
-            ),
-        )
-    finally:
-        await pool.close()
 
 
 @pytest.fixture
@@ -141,10 +120,18 @@ async def _import_now(page: Any) -> None:
 
 
 async def test_a_bad_customer_appears_after_import_now_and_is_resolved_by_ignoring_it(
-    page: Any, system: str
+    page: Any, system: str, tmp_path: Path
 ) -> None:
     expect = playwright_api.expect
-    await page.goto("/administrations/acme")
+    await page.goto("/")
+    form = page.locator("#add-administration")
+    await form.locator('input[name="id"]').fill("acme")
+    await form.locator('input[name="name"]').fill("Acme B.V.")
+    await form.locator('input[name="source"]').fill(f"files:{_export(tmp_path / 'export')}")
+    await form.locator('select[name="import_mode"]').select_option("manual")
+    await form.get_by_role("button", name="Add administration").click()
+    await expect(page).to_have_url(f"{system}/administrations/acme")
+    await expect(page.locator("h1")).to_contain_text("Acme B.V.")
     await expect(page.locator("#section-errors")).to_contain_text("No open errors")
 
     await _import_now(page)

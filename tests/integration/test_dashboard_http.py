@@ -344,6 +344,9 @@ async def test_the_page_shows_open_errors_grouped_with_how_to_fix_them_and_escap
     assert "due date" in html
     assert 'id="import-now"' in html
     assert 'data-admin="acme"' in html
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "unsafe-inline" not in policy
+    assert page.headers["x-frame-options"] == "DENY"
 
 
 async def test_the_list_of_administrations_links_each_with_its_open_errors(
