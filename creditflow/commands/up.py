@@ -50,6 +50,8 @@ def _up(args: argparse.Namespace) -> int:
         if args.demo:
             asyncio.run(_start_demo(settings))
         print(f"creditflow is up: dashboard at {supervisor.dashboard_url}", flush=True)
+        if args.demo:
+            print(f"the demo: {supervisor.dashboard_url}administrations/{DEMO_ID}", flush=True)
         print(f"logs in {settings.home / 'logs'}; press Ctrl-C to stop", flush=True)
         supervisor.watch()
     except KeyboardInterrupt:

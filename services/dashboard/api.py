@@ -55,7 +55,33 @@ async def administrations(request: Request) -> list[dict[str, Any]]:
     return await list_administrations(_state(request).runtime.pool)
 
 
-@router.post("/administrations", status_code=201)
+_ADMINISTRATION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["id", "name", "source"],
+                    "properties": {
+                        "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
+                        "name": {"type": "string"},
+                        "source": {"type": "string", "examples": ["files:/srv/exports/acme"]},
+                        "import_at": {"type": "array", "items": {"type": "string"}},
+                        "timezone": {"type": "string", "default": "Europe/Amsterdam"},
+                        "import_mode": {"enum": ["schedule", "file", "manual"]},
+                        "send_invoices_from": {"type": ["string", "null"], "format": "date"},
+                        "minimum_amount": {"type": ["string", "number"], "default": "0"},
+                        "holiday_country": {"type": "string", "default": "NL"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/administrations", status_code=201, openapi_extra=_ADMINISTRATION_BODY)
 async def create_administration(request: Request) -> dict[str, Any]:
     admin = NewAdministration.parse(await json_object(request))
     return await add_administration(_state(request).runtime.pool, admin)

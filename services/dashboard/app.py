@@ -155,6 +155,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         words = {404: "not found", 405: "method not allowed"}.get(exc.status_code, detail)
         return _error(request, words, exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error answering %s %s", request.method, request.url.path)
+        return _error(request, "internal error; see the dashboard's log", 500)
+
     @app.exception_handler(KafkaError)
     async def broker_down(request: Request, exc: KafkaError) -> Response:
         log.warning("broker unavailable: %s", exc)
