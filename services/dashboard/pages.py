@@ -115,7 +115,12 @@ async def login(request: Request, token: str = Form(""), next: str = Form("/")) 
         )
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, session_value(expected), httponly=True, samesite="strict", path="/"
+        SESSION_COOKIE,
+        session_value(expected),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
     )
     return response
 
