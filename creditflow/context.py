@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -10,11 +11,14 @@ from typing import TypeVar
 import asyncpg
 
 from shared.db import apply_migrations, connect_pool
+from shared.kafka import make_broker
+from shared.outbox import OutboxRelay
 from shared.publish import Publisher
 from shared.settings import Settings
 from shared.topics import Topics
 
 __all__ = ["Context", "run"]
+
 
 T = TypeVar("T")
 
@@ -29,6 +33,24 @@ class Context:
     async def publisher(self) -> AsyncIterator[Publisher]:
         async with Publisher(self.settings) as publisher:
             yield publisher
+
+    async def flush_outbox(self) -> None:
+        """Publish the events a command wrote to the outbox with its change, now.
+
+        The change is already in force; if the broker cannot be reached, the events stay in
+        the outbox and the next relay pass of any running service publishes them."""
+        broker = make_broker(self.settings, client_id="cli")
+        try:
+            await asyncio.wait_for(broker.start(), timeout=15)
+            await asyncio.wait_for(OutboxRelay(self.pool, broker).flush(), timeout=15)
+        except Exception as exc:  # the change itself succeeded: warn, do not fail
+            print(
+                f"creditflow: warning: the change is in force, but its event was not published"
+                f" yet ({type(exc).__name__}: {exc}); a running service will publish it",
+                file=sys.stderr,
+            )
+        finally:
+            await broker.stop()
 
 
 @asynccontextmanager

@@ -8,12 +8,10 @@ broker starts.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -32,16 +30,13 @@ from shared.publish import Publisher
 from shared.service import ServiceRuntime, subscribe_batches
 from shared.settings import Settings
 
-from . import api, pages
+from . import api, pages, routes_records
 from .auth import SecurityHeaders, TokenGate
 from .handlers import ErrorView
 
 __all__ = ["build_app"]
 
 log = logging.getLogger("creditflow.dashboard")
-
-# Route modules of the other parts of the control surface, included when present.
-OPTIONAL_ROUTES = ("routes_records", "routes_notifier")
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -74,8 +69,7 @@ def build_app(settings: Settings) -> FastAPI:
     app.state.runtime = runtime
     app.state.settings = settings
     app.include_router(api.router)
-    for module in _optional_route_modules():
-        app.include_router(module.router)
+    app.include_router(routes_records.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.add_route(
@@ -112,18 +106,6 @@ def build_app(settings: Settings) -> FastAPI:
 
 def _bootstrap(settings: Settings) -> str:
     return settings.kafka_bootstrap or "kafka:9092"
-
-
-def _optional_route_modules() -> list[ModuleType]:
-    found = []
-    for name in OPTIONAL_ROUTES:
-        qualified = f"{__package__}.{name}"
-        try:
-            found.append(importlib.import_module(qualified))
-        except ModuleNotFoundError as exc:
-            if exc.name != qualified:
-                raise
-    return found
 
 
 def _wants_json(request: Request) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from services.importer.logic import latest_due_moment
@@ -130,7 +131,11 @@ class Importer:
         for administration_id in sorted(set(freed) | set(waiting)):
             await self.start_follow_up(administration_id)
         for admin in await self.store.scheduled_administrations():
-            request = await self._due_request(admin, now)
+            try:
+                request = await self._due_request(admin, now)
+            except ValueError as exc:  # one administration's bad schedule stops no other
+                log.warning("schedule of %r cannot be read: %s", admin["id"], exc)
+                continue
             if request is not None:
                 await self.runtime.broker.publish(
                     encode(request),
@@ -140,15 +145,12 @@ class Importer:
                 )
         await self.runtime.relay.flush()
 
-    async def _due_request(self, admin: dict[str, object], now: datetime) -> ImportRequested | None:
+    async def _due_request(self, admin: dict[str, Any], now: datetime) -> ImportRequested | None:
         admin_id = str(admin["id"])
         if admin["import_mode"] == "schedule":
             moment = latest_due_moment(
-                now,
-                list(admin["import_at"]),  # type: ignore[call-overload]
-                str(admin["timezone"]),
-                not_before=admin["created_at"],
-            )  # type: ignore[arg-type]
+                now, list(admin["import_at"]), admin["timezone"], not_before=admin["created_at"]
+            )
             if moment is not None and await self.store.claim_moment(admin_id, moment):
                 log.info("scheduled import of %r for %s", admin_id, moment.isoformat())
                 return ImportRequested(

@@ -88,6 +88,9 @@ async def publish_outstanding(source: Source, publisher: ChunkPublisher) -> dict
                 [RawRecord(entity="invoice", line=r.line, data=r.data) for r in chunk]
             )
 
+    # A missing reference is the invoice's own `required` error, not a record to look up.
+    customers.discard("")
+    conditions.discard("")
     await _publish_referenced(
         source.customers(), "customer", "customer_number", customers, publisher
     )

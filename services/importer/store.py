@@ -93,10 +93,14 @@ class ImportStore:
         return run
 
     async def admit(self, request: ImportRequested) -> Admission:
-        """R2: start a run now, or remember one follow-up if a run is active."""
+        """R2: start a run now, or remember one follow-up if a run is active.
+
+        Requests arriving during a run collapse into one follow-up. A request arriving after a
+        run ended but before its follow-up started starts that follow-up now and collapses
+        into it, so it never adds a second one.
+        """
         admin_id = request.administration_id
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._lock_slot(conn, admin_id)
             logged = await conn.fetchval(
                 "insert into import_requests (request_id, administration_id, trigger,"
                 " requested_by, requested_at, outcome) values ($1, $2, $3, $4, $5, 'started')"
@@ -113,60 +117,49 @@ class ImportStore:
                 "select id, source from administrations where id = $1", admin_id
             )
             if admin is None:
-                run_id = uuid4()
-                reason = f"unknown administration {admin_id!r}"
-                await conn.execute(
-                    "insert into import_runs (run_id, request_id, administration_id, trigger,"
-                    " requested_by, status, finished_at, reason)"
-                    " values ($1, $2, $3, $4, $5, 'failed', now(), $6)",
-                    run_id,
-                    request.request_id,
-                    admin_id,
-                    request.trigger,
-                    request.requested_by,
-                    reason,
-                )
-                await self._event(
-                    conn,
-                    ImportRunEvent(
-                        event="failed",
-                        run_id=run_id,
-                        request_id=request.request_id,
-                        administration_id=admin_id,
-                        trigger=request.trigger,
-                        status="failed",
-                        reason=reason,
-                    ),
-                )
-                await self._log_outcome(conn, request.request_id, "unknown_administration")
+                await self._refuse_unknown(conn, request)
                 return Admission("unknown_administration")
+            await self._lock_slot(conn, admin_id)
             active = await conn.fetchval(
                 "select run_id from import_runs where administration_id = $1"
                 " and status = 'running' limit 1",
                 admin_id,
             )
-            if active is not None:
-                queued = await conn.fetchval(
+            queued = await conn.fetchrow(
+                "select follow_up_request_id, follow_up_trigger, follow_up_requested_by"
+                " from import_slots where administration_id = $1 and follow_up_trigger is not null",
+                admin_id,
+            )
+            if active is not None and queued is None:
+                await conn.execute(
                     "update import_slots set follow_up_request_id = $2, follow_up_trigger = $3,"
-                    " follow_up_requested_by = $4"
-                    " where administration_id = $1 and follow_up_request_id is null"
-                    " returning true",
+                    " follow_up_requested_by = $4 where administration_id = $1",
                     admin_id,
                     request.request_id,
                     request.trigger,
                     request.requested_by,
                 )
-                if queued:
-                    await self._log_outcome(conn, request.request_id, "queued")
-                    return Admission("queued")
+                await self._log_outcome(conn, request.request_id, "queued")
+                return Admission("queued")
+            if queued is not None:
                 await conn.execute(
-                    "update import_requests set outcome = 'collapsed', follows_request_id ="
-                    " (select follow_up_request_id from import_slots where administration_id = $2)"
+                    "update import_requests set outcome = 'collapsed', follows_request_id = $2"
                     " where request_id = $1",
                     request.request_id,
-                    admin_id,
+                    queued["follow_up_request_id"],
                 )
-                return Admission("collapsed")
+                if active is not None:
+                    return Admission("collapsed")
+                await self._clear_follow_up(conn, admin_id)
+                run = await self._start_run(
+                    conn,
+                    administration_id=admin_id,
+                    source=admin["source"],
+                    request_id=queued["follow_up_request_id"],
+                    trigger=queued["follow_up_trigger"],
+                    requested_by=queued["follow_up_requested_by"],
+                )
+                return Admission("collapsed", run)
             run = await self._start_run(
                 conn,
                 administration_id=admin_id,
@@ -177,30 +170,67 @@ class ImportStore:
             )
             return Admission("started", run)
 
+    async def _refuse_unknown(self, conn: asyncpg.Connection, request: ImportRequested) -> None:
+        """A request for an administration that does not exist is logged as a failed run."""
+        run_id = uuid4()
+        admin_id = request.administration_id
+        reason = f"unknown administration {admin_id!r}"
+        await conn.execute(
+            "insert into import_runs (run_id, request_id, administration_id, trigger,"
+            " requested_by, status, finished_at, reason)"
+            " values ($1, $2, $3, $4, $5, 'failed', now(), $6)",
+            run_id,
+            request.request_id,
+            admin_id,
+            request.trigger,
+            request.requested_by,
+            reason,
+        )
+        await self._event(
+            conn,
+            ImportRunEvent(
+                event="failed",
+                run_id=run_id,
+                request_id=request.request_id,
+                administration_id=admin_id,
+                trigger=request.trigger,
+                status="failed",
+                reason=reason,
+            ),
+        )
+        await self._log_outcome(conn, request.request_id, "unknown_administration")
+
     async def _log_outcome(self, conn: asyncpg.Connection, request_id: UUID, outcome: str) -> None:
         await conn.execute(
             "update import_requests set outcome = $2 where request_id = $1", request_id, outcome
         )
 
+    async def _clear_follow_up(self, conn: asyncpg.Connection, administration_id: str) -> None:
+        await conn.execute(
+            "update import_slots set follow_up_request_id = null, follow_up_trigger = null,"
+            " follow_up_requested_by = null where administration_id = $1",
+            administration_id,
+        )
+
     async def start_follow_up(self, administration_id: str) -> Run | None:
         """Start the remembered follow-up once no run of the administration is active."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._lock_slot(conn, administration_id)
             slot = await conn.fetchrow(
                 "select s.follow_up_request_id, s.follow_up_trigger, s.follow_up_requested_by,"
                 " a.source from import_slots s join administrations a on a.id = s.administration_id"
-                " where s.administration_id = $1 and s.follow_up_trigger is not null"
-                " and not exists (select 1 from import_runs r where r.administration_id = $1"
-                " and r.status = 'running')",
+                " where s.administration_id = $1 for update of s",
                 administration_id,
             )
-            if slot is None:
+            if slot is None or slot["follow_up_trigger"] is None:
                 return None
-            await conn.execute(
-                "update import_slots set follow_up_request_id = null, follow_up_trigger = null,"
-                " follow_up_requested_by = null where administration_id = $1",
+            active = await conn.fetchval(
+                "select true from import_runs where administration_id = $1"
+                " and status = 'running' limit 1",
                 administration_id,
             )
+            if active:
+                return None
+            await self._clear_follow_up(conn, administration_id)
             return await self._start_run(
                 conn,
                 administration_id=administration_id,
@@ -254,7 +284,12 @@ class ImportStore:
             return ended
 
     async def _end(
-        self, conn: asyncpg.Connection, run_id: UUID, *, status: str, reason: str
+        self,
+        conn: asyncpg.Connection,
+        run_id: UUID,
+        *,
+        status: Literal["failed", "system_error", "restarted"],
+        reason: str,
     ) -> bool:
         row = await conn.fetchrow(
             "update import_runs set status = $2, reason = $3, finished_at = now()"
@@ -284,7 +319,7 @@ class ImportStore:
                 administration_id=row["administration_id"],
                 trigger=row["trigger"],
                 status=status,
-                reason=reason,  # type: ignore[arg-type]
+                reason=reason,
             ),
         )
         return True

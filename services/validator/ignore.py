@@ -33,14 +33,21 @@ def parse_ignore_pattern(text: str) -> IgnorePattern:
         raise ValueError("an ignore pattern may not be empty")
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise ValueError(f"an ignore pattern may be at most {MAX_PATTERN_LENGTH} characters")
+    if not pattern.isprintable():
+        raise ValueError("an ignore pattern may not contain control characters or line breaks")
     if RANGE_SEPARATOR in pattern:
         low, _, high = (part.strip() for part in pattern.partition(RANGE_SEPARATOR))
         if not low or not high or RANGE_SEPARATOR in high:
             raise ValueError(f"range {pattern!r} needs a start and an end, like 1000...1999")
-        numeric = low.isdigit() and high.isdigit()
+        if "*" in low or "*" in high:
+            raise ValueError(f"range {pattern!r}: a range cannot also be a prefix (*)")
+        # ASCII digits only: PostgreSQL compares numeric ranges as numbers, which it cannot
+        # do with the digits of other scripts that str.isdigit also accepts.
+        numeric = _is_number(low) and _is_number(high)
         if (int(low) > int(high)) if numeric else (low > high):
             raise ValueError(f"range {pattern!r} starts after it ends")
-        return IgnorePattern(pattern, "range", low, high, numeric)
+        # One spelling per range, so `1000 ... 1999` is the same entry as `1000...1999`.
+        return IgnorePattern(f"{low}{RANGE_SEPARATOR}{high}", "range", low, high, numeric)
     if pattern.endswith("*"):
         prefix = pattern[:-1]
         if not prefix or "*" in prefix:
@@ -51,6 +58,10 @@ def parse_ignore_pattern(text: str) -> IgnorePattern:
     return IgnorePattern(pattern, "exact", pattern)
 
 
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def matches(entry: IgnorePattern, key: str) -> bool:
     if entry.kind == "exact":
         return key == entry.low
@@ -58,5 +69,5 @@ def matches(entry: IgnorePattern, key: str) -> bool:
         return key.startswith(entry.low)
     assert entry.high is not None
     if entry.numeric_range:
-        return key.isascii() and key.isdigit() and int(entry.low) <= int(key) <= int(entry.high)
+        return _is_number(key) and int(entry.low) <= int(key) <= int(entry.high)
     return entry.low <= key <= entry.high

@@ -122,6 +122,35 @@ _IGNORED_SQL = [
     "analyze run_ignored",
 ]
 
+# R3 after R7: a customer or payment condition that only ignored invoices refer to leaves the
+# run, as if the export had not referred to it: it is neither loaded nor validated.
+_UNREFERENCED_SQL = [
+    """create temp table run_unreferenced on commit drop as
+       select 'customer' as entity, s.customer_number as key from staged_customers s
+       where s.run_id = $1::uuid
+         and not exists (select 1 from run_ignored r
+                         where r.entity = 'customer' and r.key = s.customer_number)
+         and not exists (select 1 from staged_invoices i
+                         where i.run_id = $1::uuid and i.customer_number = s.customer_number
+                           and not exists (select 1 from run_ignored r
+                                           where r.entity = 'invoice' and r.key = i.invoice_number))
+       union
+       select 'payment_condition', s.code from staged_payment_conditions s
+       where s.run_id = $1::uuid
+         and not exists (select 1 from run_ignored r
+                         where r.entity = 'payment_condition' and r.key = s.code)
+         and not exists (select 1 from staged_invoices i
+                         where i.run_id = $1::uuid and i.payment_condition = s.code
+                           and not exists (select 1 from run_ignored r where
+                                           r.entity = 'invoice' and r.key = i.invoice_number))""",
+    """delete from staged_customers s using run_unreferenced u
+       where s.run_id = $1::uuid and u.entity = 'customer' and u.key = s.customer_number""",
+    """delete from staged_payment_conditions s using run_unreferenced u
+       where s.run_id = $1::uuid and u.entity = 'payment_condition' and u.key = s.code""",
+    """delete from staged_findings f using run_unreferenced u
+       where f.run_id = $1::uuid and u.entity = f.entity and u.key = f.key""",
+]
+
 # One finding per error identity (R6); several fields with the same code are named together.
 _FINDINGS_SQL = [
     """create temp table run_findings on commit drop as
@@ -398,10 +427,20 @@ class ValidatorStore:
     ) -> set[tuple[UUID, int]]:
         """Stage chunks not staged before, keyed (run, seq); return those staged now.
 
-        A redelivered chunk is recognised by its (run, seq) and staged once only.
+        A redelivered chunk is recognised by its (run, seq) and staged once only. The runs
+        are share-locked first: a run that ended (failed, restarted, loaded) meanwhile gets
+        nothing staged, so no rows outlive their run's cleanup.
         """
-        keys = list(chunks)
         async with self._pool.acquire() as conn, conn.transaction():
+            running = await conn.fetch(
+                "select run_id from import_runs where run_id = any($1::uuid[])"
+                " and status = 'running' order by run_id for share",
+                list({run_id for run_id, _ in chunks}),
+            )
+            still = {row["run_id"] for row in running}
+            keys = [key for key in chunks if key[0] in still]
+            if not keys:
+                return set()
             rows = await conn.fetch(
                 "insert into run_chunks (run_id, seq, records)"
                 " select * from unnest($1::uuid[], $2::int[], $3::int[])"
@@ -464,8 +503,9 @@ class ValidatorStore:
     async def _load(self, conn: asyncpg.Connection, run: asyncpg.Record) -> RunOutcome:
         run_id, admin = run["run_id"], run["administration_id"]
         outcome = RunOutcome(run_id, admin)
-        await self._add_cross_record_findings(conn, run_id, admin)
         await _run_all(conn, _IGNORED_SQL, run_id, admin)
+        await _run_all(conn, _UNREFERENCED_SQL, run_id)
+        await self._add_cross_record_findings(conn, run_id, admin)
         await _run_all(conn, _FINDINGS_SQL, run_id)
         await _run_all(conn, _PAYMENT_CONDITIONS_SQL, run_id, admin)
         await _run_all(conn, _CUSTOMERS_SQL, run_id, admin)
@@ -658,8 +698,11 @@ async def _run_all(conn: asyncpg.Connection, statements: list[str], *args: Any) 
     for sql in statements:
         used = sorted({int(n) for n in re.findall(r"\$(\d+)", sql)})
         number = {old: new for new, old in enumerate(used, 1)}
-        bound = re.sub(r"\$(\d+)", lambda m, number=number: f"${number[int(m.group(1))]}", sql)
-        await conn.execute(bound, *(args[n - 1] for n in used))
+
+        def renumber(match: re.Match[str], number: dict[int, int] = number) -> str:
+            return f"${number[int(match.group(1))]}"
+
+        await conn.execute(re.sub(r"\$(\d+)", renumber, sql), *(args[n - 1] for n in used))
 
 
 async def _outcome(conn: asyncpg.Connection, table: str, extra: str) -> dict[str, int]:

@@ -77,8 +77,9 @@ class DemoSource:
 
     def find(self, entity: Entity, key: str) -> SourceRow | None:
         column = KEY_COLUMN[entity]
+        key = key.strip()
         for row in self._rows[entity]:
-            if row.data[column] == key:
+            if row.data[column].strip() == key:
                 return SourceRow(row.line, dict(row.data))
         return None
 

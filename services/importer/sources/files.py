@@ -70,11 +70,14 @@ class FilesSource:
         return _read_rows(self.path(entity), entity)
 
     def find(self, entity: Entity, key: str) -> SourceRow | None:
-        """The first row whose key column equals key, by a full scan of the file."""
+        """The first row whose key column equals key, by a full scan of the file.
+
+        Keys compare without surrounding spaces, as the import stages them."""
         column = KEY_COLUMN[entity]
+        key = key.strip()
         with closing(_read_rows(self.path(entity), entity)) as rows:
             for row in rows:
-                if row.data[column] == key:
+                if row.data[column].strip() == key:
                     return row
         return None
 
