@@ -152,3 +152,50 @@ async def test_import_wait_follows_the_run_and_prints_its_counts(
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line[:1].islower()}
     assert rows["customer"] == ["1", "0", "0", "0", "0"]
     assert rows["invoice"] == ["1", "0", "0", "0", "0"]
+
+
+# Every command naming an administration, with otherwise valid arguments. The test below
+# fails for a command missing here, so a new command gets the same check.
+UNKNOWN_ADMINISTRATION = {
+    "import": ["import", "nobody"],
+    "ignore add": ["ignore", "add", "nobody", "customer", "C1"],
+    "ignore remove": ["ignore", "remove", "nobody", "customer", "C1"],
+    "ignore list": ["ignore", "list", "nobody"],
+    "errors": ["errors", "nobody"],
+    "explain": ["explain", "nobody", "customer", "C1"],
+}
+WITHOUT_ADMINISTRATION = {"up", "run", "admin add", "admin list"}
+
+
+def test_every_command_naming_an_administration_is_covered_below() -> None:
+    from tests.unit.test_cli_arguments import ALL_COMMANDS
+
+    leaves = {
+        " ".join(c)
+        for c in ALL_COMMANDS
+        if c and not any(other[: len(c)] == c and other != c for other in ALL_COMMANDS)
+    }
+    assert leaves - WITHOUT_ADMINISTRATION == set(UNKNOWN_ADMINISTRATION)
+
+
+async def test_every_command_refuses_an_unknown_administration_in_one_line_changing_nothing(
+    cli,
+    settings: Settings,  # type: ignore[no-untyped-def]
+) -> None:
+    await cli(*ADD)
+    assert settings.kafka_bootstrap
+    for name, argv in UNKNOWN_ADMINISTRATION.items():
+        code, out, err = await cli(*argv)
+        assert (code, out) == (2, ""), (name, out, err)
+        assert err.startswith("creditflow: error: ") and err.count("\n") == 1, (name, err)
+        assert "nobody" in err, (name, err)
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        assert await pool.fetchval("select count(*) from ignore_entries") == 0
+        assert await pool.fetchval("select count(*) from outbox") == 0
+    finally:
+        await pool.close()
+    for topic in ("import-requests", "control"):
+        async with TopicReader(settings.kafka_bootstrap, f"{settings.topic_prefix}{topic}") as r:
+            await r.poll()
+            assert r.messages == [], topic
