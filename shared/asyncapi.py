@@ -87,11 +87,19 @@ CHANNELS: tuple[Channel, ...] = (
     ),
     Channel(
         "control",
-        ControlEvent | ReminderRunRequested,
-        "Ignore-list and pause changes (already in force in PostgreSQL when published) and "
-        "reminder-run requests.",
-        producers=("cli", "dashboard"),
+        ControlEvent,
+        "Ignore-list, pause, case and plan changes, already in force in PostgreSQL when "
+        "published (for other consumers; creditflow's own services read PostgreSQL).",
+        producers=("cli", "dashboard", "notifier (a pause that reached its end date)"),
         consumers=(),
+    ),
+    Channel(
+        "reminder_requests",
+        ReminderRunRequested,
+        "Run the reminders of an administration as of a date (R9). Every path publishes this "
+        "same message; a repeated request sends nothing twice.",
+        producers=("cli", "dashboard", "notifier (the daily schedule)", "other systems"),
+        consumers=("notifier.reminders",),
     ),
     Channel(
         "notifications",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import mailbox
 import shutil
 import socket
 import subprocess
@@ -134,10 +133,10 @@ class SmtpSink:
         from aiosmtpd.controller import Controller
         from aiosmtpd.handlers import Mailbox
 
-        # Maildir(create=True) makes tmp/new/cur only when it makes the directory itself.
+        # mailbox.Maildir(create=True) makes tmp/new/cur only when the directory itself is
+        # new; make them here, so that a sink started in an existing directory keeps mail.
         for sub in ("tmp", "new", "cur"):
             (self.maildir / sub).mkdir(parents=True, exist_ok=True)
-        mailbox.Maildir(self.maildir, create=False)
         self._controller = Controller(
             Mailbox(self.maildir), hostname="127.0.0.1", port=self.port
         )

@@ -168,24 +168,51 @@ class ControlEvent(Message):
 
 
 class ReminderRunRequested(Message):
-    """`{prefix}control`: run the reminders of an administration as of a date."""
+    """`{prefix}reminder-requests`: run the reminders of an administration as of a date.
+
+    Every path (CLI, HTTP, the daily schedule, another system) publishes this same message;
+    a redelivered or repeated request sends nothing twice.
+    """
 
     command: Literal["reminder_run_requested"] = "reminder_run_requested"
     request_id: UUID = Field(default_factory=uuid4)
     administration_id: AdministrationId
-    as_of: date
+    as_of: date = Field(
+        description="The date the run acts as: plan, interval, working day and holiday are "
+        "judged at this date."
+    )
     requested_by: str = "cli"
     requested_at: UtcDatetime = Field(default_factory=utcnow)
 
 
 class NotificationRecorded(Message):
-    """`{prefix}notifications`: an e-mail was sent or suppressed, and why."""
+    """`{prefix}notifications`: an e-mail was sent or suppressed, and why.
+
+    `failed` (an extension): the mail server refused the message for good (a rejected
+    address, say); it is tried again by a later run.
+    """
 
     administration_id: AdministrationId
     invoice: str
     kind: Literal["invoice", "reminder", "final_notice"]
-    level: int
-    outcome: Literal["sent", "suppressed"]
-    reason: str | None = None
+    level: int = Field(
+        description="0 for the invoice e-mail; reminders from 1; the final "
+        "notice is the level after the plan's last reminder."
+    )
+    outcome: Literal["sent", "suppressed", "failed"]
+    reason: str | None = Field(
+        default=None,
+        description="Why it was suppressed or failed: paused, ignored, blocked, closed, "
+        "below_minimum, holiday, not_working_day, no_email, smtp_refused.",
+    )
     email_message_id: str | None = None
     at: UtcDatetime = Field(default_factory=utcnow)
+    # extensions
+    notification_id: int | None = Field(default=None, description="The record's id.")
+    customer: str | None = None
+    detail: str | None = Field(default=None, description="The reason in words.")
+    pause_id: int | None = Field(default=None, description="The pause that caused it.")
+    pause_entity: str | None = None
+    pause_key: str | None = None
+    run_date: date | None = Field(default=None, description="The date the run acted as.")
+    request_id: UUID | None = Field(default=None, description="The reminder run, if any.")

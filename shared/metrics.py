@@ -57,8 +57,10 @@ _QUERIES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     ),
     "notifications": (
         "creditflow_notifications",
-        "Notifications (invoice e-mails, reminders, final notices) by kind and outcome.",
-        "select kind, outcome, count(*) as n from notifications group by 1, 2",
+        "Notifications (invoice e-mails, reminders, final notices) by kind and outcome "
+        "(sent, suppressed, failed).",
+        "select kind, status as outcome, count(*) as n from notifications"
+        " where status <> 'claimed' group by 1, 2",
         ("kind", "outcome"),
     ),
     "dashboard_errors": (

@@ -43,6 +43,10 @@ class Topics:
     def dead_letters(self) -> str:
         return f"{self.prefix}dead-letters"
 
+    @property
+    def reminder_requests(self) -> str:
+        return f"{self.prefix}reminder-requests"
+
     def all(self) -> list[str]:
         return [
             self.import_requests,
@@ -53,4 +57,5 @@ class Topics:
             self.control,
             self.notifications,
             self.dead_letters,
+            self.reminder_requests,
         ]

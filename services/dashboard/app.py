@@ -9,7 +9,7 @@ broker starts.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from shared.asyncapi import asyncapi_html, asyncapi_json
 from shared.errors import UserError
@@ -30,7 +31,7 @@ from shared.publish import Publisher
 from shared.service import ServiceRuntime, subscribe_batches
 from shared.settings import Settings
 
-from . import api, pages, routes_records
+from . import api, pages, routes_notifier, routes_records
 from .auth import SecurityHeaders, TokenGate
 from .handlers import ErrorView
 
@@ -70,17 +71,15 @@ def build_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.include_router(api.router)
     app.include_router(routes_records.router)
+    app.include_router(routes_notifier.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
-    app.add_route(
-        "/metrics",
-        MetricsEndpoint(
-            FAMILIES_BY_SERVICE["dashboard"],
-            lambda: runtime.open_pool,
-            lambda: runtime.broker.subscribers,
-        ),
-        include_in_schema=False,
+    metrics = MetricsEndpoint(
+        FAMILIES_BY_SERVICE["dashboard"],
+        lambda: runtime.open_pool,
+        lambda: runtime.broker.subscribers,
     )
+    app.router.routes.append(Route("/metrics", metrics, include_in_schema=False))
     _add_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
@@ -149,7 +148,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _error(
-    request: Request, message: str, status: int, headers: dict[str, str] | None = None
+    request: Request, message: str, status: int, headers: Mapping[str, str] | None = None
 ) -> Response:
     if _wants_json(request):
         return JSONResponse({"error": message}, status_code=status, headers=headers)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -65,6 +65,7 @@ class TokenGate:
         if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or self._allowed(scope):
             await self.app(scope, receive, send)
             return
+        response: Response
         if path.startswith(MACHINE_PREFIXES):
             response = JSONResponse(
                 {"error": "authentication required: send Authorization: Bearer <token>"},

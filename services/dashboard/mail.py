@@ -1,16 +1,20 @@
 """The mail caught by the embedded SMTP sink (`$CREDITFLOW_HOME/mail`, a maildir).
 
 Only shown when the maildir exists (that is, with the embedded sink). A message belongs to an
-administration by its `X-Creditflow-Administration` header, which the notifier sets; a
-message without it is shown on no administration's page.
+administration when its Message-ID is one the notifier recorded for that administration's
+notifications, or when it carries an `X-Creditflow-Administration` header naming it (for
+other senders); any other message is shown on no administration's page.
 """
 
 from __future__ import annotations
 
 import mailbox
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import default
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -30,25 +34,41 @@ class CaughtMail:
     body: str
 
 
-def read_mail(maildir: Path, administration_id: str, *, limit: int = 50) -> list[CaughtMail] | None:
-    """This administration's caught mail, newest first; None when there is no maildir."""
+def read_mail(
+    maildir: Path,
+    administration_id: str,
+    message_ids: Collection[str] = (),
+    *,
+    limit: int = 50,
+) -> list[CaughtMail] | None:
+    """This administration's caught mail, newest first; None when there is no maildir.
+    `message_ids`: the Message-IDs of this administration's notifications."""
     if not maildir.is_dir():
         return None
     if not all((maildir / sub).is_dir() for sub in ("new", "cur")):
         return []  # nothing delivered yet
     box = mailbox.Maildir(maildir, create=False)
+    ours = set(message_ids)
     found: list[CaughtMail] = []
     for key in box.iterkeys():
         try:
+            with box.get_file(key) as handle:
+                headers = BytesHeaderParser(policy=default).parse(handle)  # type: ignore[arg-type]
+            if not _belongs(headers, administration_id, ours):
+                continue
             message = box.get_message(key)
         except (OSError, KeyError):
             continue  # delivered or removed while we looked
-        if (message.get(ADMINISTRATION_HEADER) or "").strip() != administration_id:
-            continue
         found.append(_caught(message))
     epoch = datetime.min.replace(tzinfo=UTC)
     found.sort(key=lambda m: m.sent_at or epoch, reverse=True)
     return found[:limit]
+
+
+def _belongs(headers: Message, administration_id: str, message_ids: set[str]) -> bool:
+    if str(headers.get("Message-ID", "")).strip() in message_ids:
+        return True
+    return str(headers.get(ADMINISTRATION_HEADER, "")).strip() == administration_id
 
 
 def _caught(message: Message) -> CaughtMail:

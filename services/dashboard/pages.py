@@ -18,7 +18,7 @@ from services.control.imports import list_runs
 
 from .auth import SESSION_COOKIE, safe_next, session_value, token_matches
 from .mail import read_mail
-from .store import administration_summaries, list_errors
+from .store import administration_summaries, list_errors, notification_message_ids
 from .views import COUNT_NAMES, format_moment, group_errors, run_rows, zone
 
 __all__ = ["SECTIONS", "router", "templates"]
@@ -95,7 +95,8 @@ async def _sections(
         context["runs"] = run_rows(runs, tz)
     if "mail" in names:
         maildir = request.app.state.settings.home / "mail"
-        context["mail"] = await asyncio.to_thread(read_mail, maildir, admin["id"])
+        ids = await notification_message_ids(pool, admin["id"]) if maildir.is_dir() else set()
+        context["mail"] = await asyncio.to_thread(read_mail, maildir, admin["id"], ids)
     return context
 
 

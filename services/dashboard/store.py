@@ -16,7 +16,13 @@ import asyncpg
 
 from shared.messages import ValidationErrorEvent
 
-__all__ = ["ErrorStatus", "administration_summaries", "apply_error_events", "list_errors"]
+__all__ = [
+    "ErrorStatus",
+    "administration_summaries",
+    "apply_error_events",
+    "list_errors",
+    "notification_message_ids",
+]
 
 ErrorStatus = Literal["open", "resolved", "all"]
 
@@ -117,3 +123,17 @@ def _error(row: asyncpg.Record) -> dict[str, Any]:
     if resolved:
         error["resolution"] = row["resolution"]
     return error
+
+
+async def notification_message_ids(pool: asyncpg.Pool, administration_id: str) -> set[str]:
+    """The Message-IDs of the e-mails the notifier sent (or is sending) for this
+    administration: how caught mail is told apart per administration."""
+    try:
+        rows = await pool.fetch(
+            "select email_message_id from notifications"
+            " where administration_id = $1 and status in ('claimed', 'sent')",
+            administration_id,
+        )
+    except asyncpg.UndefinedTableError:
+        return set()
+    return {row["email_message_id"] for row in rows}

@@ -163,6 +163,25 @@ UNKNOWN_ADMINISTRATION = {
     "ignore list": ["ignore", "list", "nobody"],
     "errors": ["errors", "nobody"],
     "explain": ["explain", "nobody", "customer", "C1"],
+    "pause": ["pause", "nobody", "customer", "C1", "--reason", "holiday"],
+    "resume": ["resume", "nobody", "customer", "C1"],
+    "pauses": ["pauses", "nobody"],
+    "case add": ["case", "add", "nobody", "K1", "--customer", "C1", "--invoice", "F1"],
+    "case list": ["case", "list", "nobody"],
+    "plan set": [
+        "plan",
+        "set",
+        "nobody",
+        "default",
+        "--first",
+        "7",
+        "--interval",
+        "7",
+        "--count",
+        "2",
+    ],
+    "plan list": ["plan", "list", "nobody"],
+    "remind": ["remind", "nobody", "--as-of", "2026-12-03"],
 }
 WITHOUT_ADMINISTRATION = {"up", "run", "admin add", "admin list"}
 
@@ -195,7 +214,7 @@ async def test_every_command_refuses_an_unknown_administration_in_one_line_chang
         assert await pool.fetchval("select count(*) from outbox") == 0
     finally:
         await pool.close()
-    for topic in ("import-requests", "control"):
+    for topic in ("import-requests", "control", "reminder-requests"):
         async with TopicReader(settings.kafka_bootstrap, f"{settings.topic_prefix}{topic}") as r:
             await r.poll()
             assert r.messages == [], topic

@@ -72,6 +72,10 @@ def test_every_command_answers_help(
         ["import", "acme", "--timeout", "-1"],
         ["import", "acme", "--timeout", "soon"],
         ["import", "acme", "extra"],
+        ["remind", "acme", "--wait", "--timeout", "-1"],
+        ["pause", "acme", "vendor", "X"],
+        ["plan", "set", "acme", "default", "--first", "x", "--interval", "7", "--count", "2"],
+        ["case", "add", "acme", "K1", "--customer", "C1"],
         ["up", "--demo", "now"],
     ],
     ids=lambda argv: " ".join(argv) or "nothing",
@@ -117,6 +121,19 @@ def test_without_a_database_a_command_says_so_in_one_line(
         "creditflow: error: no database: set CREDITFLOW_DATABASE_URL or start"
         " `creditflow up` first\n"
     )
+
+
+def test_an_unreachable_database_is_one_line_not_a_wait(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens here once the socket is closed
+    monkeypatch.setenv("CREDITFLOW_DATABASE_URL", f"postgresql://nobody@127.0.0.1:{port}/x")
+    code, out, err = _run(["admin", "list"], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith("creditflow: error: cannot reach the database: ")
+    assert err.count("\n") == 1, err
 
 
 def _up(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -40,3 +40,16 @@ def test_only_the_administrations_own_mail_is_read_newest_first(tmp_path: Path) 
     assert mail[0].to == "jan@example.nl"
     assert mail[0].body.startswith("Body of Reminder F1")
     assert read_mail(maildir, "nobody") == []
+
+
+def test_mail_is_attributed_by_the_message_ids_of_the_administrations_notifications(
+    tmp_path: Path,
+) -> None:
+    maildir = tmp_path / "mail"
+    _deliver(maildir, None, "Reminder F1", "Thu, 03 Dec 2026 09:00:00 +0000")
+    _deliver(maildir, None, "Reminder X9", "Thu, 03 Dec 2026 10:00:00 +0000")
+
+    mail = read_mail(maildir, "acme", {"<Reminder-F1@creditflow>"})
+
+    assert [m.subject for m in mail or []] == ["Reminder F1"]
+    assert read_mail(maildir, "other", {"<Other@creditflow>"}) == []

@@ -1,0 +1,574 @@
+"""The notifier's SQL: what is due (set-based), the facts that may stop it, claims, records.
+
+Due reminders and due invoice e-mails are each selected by one statement over all candidates,
+with every fact that may suppress them (pauses, ignore list, blocked and closed status,
+amounts). Sending then claims one notification at a time inside a transaction that holds the
+administration's sending guard (see 0020_notifier.sql), checks it again and records the
+outcome; every record is staged on the notifications topic through the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from services.notifier.logic import Candidate, Ignored, Pause, Plan, Suppression
+from shared.messages import ControlEvent, NotificationRecorded, ReminderRunRequested
+from shared.outbox import stage
+from shared.topics import Topics
+
+__all__ = ["Admin", "NotifierStore", "Record"]
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    id: str
+    name: str
+    timezone: str
+    holiday_country: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One outcome to write: a candidate and, when suppressed or failed, why."""
+
+    candidate: Candidate
+    run_date: date
+    message_id: str
+    request_id: UUID | None = None
+    suppression: Suppression | None = None
+
+
+# The facts that may stop a notification, for every row of a `candidates` relation with
+# administration_id, invoice_number, customer_number, payment_condition and today (the local
+# date that decides whether a pause with an end date still stands). One standing pause per
+# entity (pauses_standing), so each pause join finds at most one.
+_PAUSE_JOIN = """
+left join pauses {alias}
+       on {alias}.administration_id = n.administration_id and {alias}.entity = '{entity}'
+      and {alias}.key = {key} and {alias}.lifted_at is null
+      and ({alias}.until is null or {alias}.until >= n.today)"""
+_PAUSE_COLUMN = """
+       case when {alias}.id is not null then jsonb_build_object(
+           'id', {alias}.id, 'entity', {alias}.entity, 'key', {alias}.key, 'mode', {alias}.mode,
+           'reason', {alias}.reason, 'until', {alias}.until) end as pause_{entity}"""
+_PAUSES = (
+    ("pa", "administration", "n.administration_id"),
+    ("pc", "customer", "n.customer_number"),
+    ("pk", "case", "ci.case_key"),
+    ("pi", "invoice", "n.invoice_number"),
+)
+_FACTS = (
+    """
+select n.*,
+       c.name as customer_name, c.email, c.language, c.status as customer_status,
+       ig.entity as ignored_entity, ig.pattern as ignored_pattern,"""
+    + ",".join(_PAUSE_COLUMN.format(alias=a, entity=e) for a, e, _ in _PAUSES)
+    + """
+from candidates n
+left join customers c
+       on c.administration_id = n.administration_id and c.customer_number = n.customer_number
+left join case_invoices ci
+       on ci.administration_id = n.administration_id and ci.invoice_number = n.invoice_number"""
+    + "".join(_PAUSE_JOIN.format(alias=a, entity=e, key=k) for a, e, k in _PAUSES)
+    + """
+left join lateral (
+    -- R7: the invoice itself, its customer or its payment condition on the ignore list.
+    select e.entity, e.pattern from ignore_entries e
+    where e.administration_id = n.administration_id
+      and ((e.entity = 'invoice' and ignore_entry_matches(e, n.invoice_number))
+        or (e.entity = 'customer' and ignore_entry_matches(e, n.customer_number))
+        or (e.entity = 'payment_condition' and coalesce(n.payment_condition, '') <> ''
+            and ignore_entry_matches(e, n.payment_condition)))
+    order by e.entity = 'invoice' desc, e.entity = 'customer' desc, e.id
+    limit 1
+) ig on true
+"""
+)
+
+# R9: the next level of every open invoice of one administration that is due as of $3: by the
+# plan (days after the due date) and by the interval since the previous reminder sent.
+# Blocked invoices are selected too, so that their suppression is recorded and explained.
+# `{some}` narrows it to the invoices in $4 (a statement of its own, so that its plan uses
+# the primary key).
+_DUE_REMINDERS = (
+    """
+with admin as (
+    select a.id, a.name as administration_name, a.minimum_amount,
+           ($2::timestamptz at time zone a.timezone)::date as today
+    from administrations a where a.id = $1::text
+),
+sent as (
+    select invoice_number, max(level) as level, max(run_date) as last_on
+    from notifications
+    where administration_id = $1::text and kind in ('reminder', 'final_notice')
+      and status = 'sent' {some}
+    group by invoice_number
+),
+nxt as (
+    select i.administration_id, i.invoice_number, i.customer_number, i.payment_condition,
+           i.invoice_date, i.due_date, i.currency, i.amount_total, i.amount_open,
+           i.description, i.status as invoice_status,
+           coalesce(s.level, 0) + 1 as level, s.last_on,
+           coalesce(own.first_after_days, dflt.first_after_days) as first_after_days,
+           coalesce(own.interval_days, dflt.interval_days) as interval_days,
+           coalesce(own.reminder_count, dflt.reminder_count) as reminder_count,
+           coalesce(own.final_notice, dflt.final_notice) as final_notice
+    from invoices i
+    left join sent s on s.invoice_number = i.invoice_number
+    left join dunning_plans own
+           on own.administration_id = i.administration_id
+          and own.condition_code = i.payment_condition
+    left join dunning_plans dflt
+           on dflt.administration_id = i.administration_id and dflt.condition_code = 'default'
+    where i.administration_id = $1::text and i.status in ('open', 'blocked')
+      and i.amount_open > 0 {some_i}
+),
+candidates as (
+    select n.*, admin.administration_name, admin.minimum_amount, admin.today,
+           case when n.level <= n.reminder_count then 'reminder' else 'final_notice' end as kind
+    from nxt n cross join admin
+    where n.level <= n.reminder_count + n.final_notice::int
+      and $3::date >= n.due_date + n.first_after_days + (n.level - 1) * n.interval_days
+      and (n.last_on is null or $3::date >= n.last_on + n.interval_days)
+)
+"""
+    + _FACTS
+    + " order by n.invoice_number"
+)
+_DUE_REMINDERS_ALL = _DUE_REMINDERS.format(some="", some_i="")
+_DUE_REMINDERS_SOME = _DUE_REMINDERS.format(
+    some="and invoice_number = any($4::text[])", some_i="and i.invoice_number = any($4::text[])"
+)
+
+# Invoice e-mails whose grace period has passed and that were neither sent nor settled;
+# `{where}` picks all of them (up to a limit) or those of given invoices.
+_DUE_INVOICE_MAILS = (
+    """
+with candidates as (
+    select i.administration_id, i.invoice_number, i.customer_number, i.payment_condition,
+           i.invoice_date, i.due_date, i.currency, i.amount_total, i.amount_open,
+           i.description, i.status as invoice_status,
+           0 as level, 'invoice' as kind, m.send_after,
+           a.name as administration_name, a.minimum_amount, a.timezone, a.holiday_country,
+           ($1::timestamptz at time zone a.timezone)::date as today
+    from invoice_mails m
+    join administrations a on a.id = m.administration_id
+    join invoices i
+      on i.administration_id = m.administration_id and i.invoice_number = m.invoice_number
+    where m.settled_at is null and m.send_after <= $1::timestamptz {where}
+      and not exists (select 1 from notifications n
+                      where n.administration_id = m.administration_id
+                        and n.invoice_number = m.invoice_number
+                        and n.kind = 'invoice' and n.status = 'sent')
+    order by m.send_after, m.administration_id, m.invoice_number
+    {limit}
+)
+"""
+    + _FACTS
+)
+_DUE_INVOICE_MAILS_ALL = _DUE_INVOICE_MAILS.format(where="", limit="limit $2")
+_DUE_INVOICE_MAILS_SOME = _DUE_INVOICE_MAILS.format(
+    where="and m.administration_id = $2::text and m.invoice_number = any($3::text[])", limit=""
+)
+
+_RECORD_COLUMNS = """administration_id, invoice_number, customer_number, kind, level, status,
+    reason, detail, pause_id, run_date, request_id, email_message_id"""
+
+_RECORD_SUPPRESSIONS = f"""
+insert into notifications ({_RECORD_COLUMNS})
+select a, i, c, k, l, 'suppressed', r, d, p, rd, q, m
+from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
+            $8::bigint[], $9::date[], $10::uuid[], $11::text[])
+     as t(a, i, c, k, l, r, d, p, rd, q, m)
+on conflict (administration_id, invoice_number, kind, level, reason, (coalesce(pause_id, 0)))
+   where status = 'suppressed' do nothing
+returning *
+"""
+
+
+def candidate_from(row: asyncpg.Record) -> Candidate:
+    ignored = (
+        Ignored(row["ignored_entity"], row["ignored_pattern"]) if row["ignored_entity"] else None
+    )
+    pauses = tuple(
+        Pause(
+            id=p["id"],
+            entity=p["entity"],
+            key=p["key"],
+            mode=p["mode"],
+            reason=p["reason"],
+            until=date.fromisoformat(p["until"]) if p["until"] else None,
+        )
+        for p in (row[f"pause_{entity}"] for _, entity, _ in _PAUSES)
+        if p is not None
+    )
+    return Candidate(
+        administration_id=row["administration_id"],
+        invoice_number=row["invoice_number"],
+        customer_number=row["customer_number"],
+        kind=row["kind"],
+        level=row["level"],
+        invoice_status=row["invoice_status"],
+        customer_status=row["customer_status"],
+        email=row["email"],
+        amount_open=row["amount_open"],
+        minimum_amount=row["minimum_amount"],
+        ignored=ignored,
+        pauses=pauses,
+        data=dict(row),
+    )
+
+
+def recorded_event(row: asyncpg.Record, pause: Pause | None = None) -> NotificationRecorded:
+    return NotificationRecorded(
+        administration_id=row["administration_id"],
+        invoice=row["invoice_number"],
+        kind=row["kind"],
+        level=row["level"],
+        outcome=row["status"],
+        reason=row["reason"],
+        email_message_id=row["email_message_id"],
+        at=row["sent_at"] or row["created_at"],
+        notification_id=row["id"],
+        customer=row["customer_number"],
+        detail=row["detail"],
+        pause_id=row["pause_id"],
+        pause_entity=pause.entity if pause else None,
+        pause_key=pause.key if pause else None,
+        run_date=row["run_date"],
+        request_id=row["request_id"],
+    )
+
+
+class NotifierStore:
+    def __init__(self, pool: asyncpg.Pool, topics: Topics) -> None:
+        self._pool = pool
+        self._topics = topics
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    # --- administrations -----------------------------------------------------------------
+
+    async def administration(self, admin_id: str) -> Admin | None:
+        row = await self._pool.fetchrow(
+            "select id, name, timezone, holiday_country, created_at from administrations"
+            " where id = $1",
+            admin_id,
+        )
+        return Admin(**dict(row)) if row else None
+
+    async def administrations(self) -> list[Admin]:
+        rows = await self._pool.fetch(
+            "select id, name, timezone, holiday_country, created_at from administrations"
+            " order by id"
+        )
+        return [Admin(**dict(row)) for row in rows]
+
+    # --- invoice e-mails -----------------------------------------------------------------
+
+    async def schedule_invoice_mails(
+        self, admin_id: str, invoice_numbers: Sequence[str], send_after: datetime
+    ) -> int:
+        """R9: a newly accepted invoice dated on or after the administration's start date
+        (unset: none) owes one e-mail after the grace period. Credit notes get none."""
+        if not invoice_numbers:
+            return 0
+        result = await self._pool.execute(
+            "insert into invoice_mails (administration_id, invoice_number, send_after)"
+            " select i.administration_id, i.invoice_number, $3"
+            " from invoices i join administrations a on a.id = i.administration_id"
+            " where i.administration_id = $1 and i.invoice_number = any($2::text[])"
+            " and a.send_invoices_from is not null and i.invoice_date >= a.send_invoices_from"
+            " and i.amount_open > 0"
+            " on conflict do nothing",
+            admin_id,
+            list(invoice_numbers),
+            send_after,
+        )
+        return int(result.split()[-1])
+
+    async def due_invoice_mails(
+        self,
+        now: datetime,
+        *,
+        admin_id: str | None = None,
+        invoices: Sequence[str] | None = None,
+        limit: int = 500,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[Candidate]:
+        if invoices:
+            assert admin_id is not None, "invoices are named within one administration"
+            rows = await (conn or self._pool).fetch(
+                _DUE_INVOICE_MAILS_SOME, now, admin_id, list(invoices)
+            )
+        else:
+            rows = await (conn or self._pool).fetch(_DUE_INVOICE_MAILS_ALL, now, limit)
+        return [candidate_from(row) for row in rows]
+
+    async def next_invoice_mail_at(self) -> datetime | None:
+        value: datetime | None = await self._pool.fetchval(
+            "select min(send_after) from invoice_mails where settled_at is null"
+        )
+        return value
+
+    async def settle_invoice_mails(
+        self, conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
+    ) -> None:
+        if keys:
+            await conn.execute(
+                "update invoice_mails m set settled_at = now()"
+                " from unnest($1::text[], $2::text[]) as k(a, i)"
+                " where m.administration_id = k.a and m.invoice_number = k.i"
+                " and m.settled_at is null",
+                [a for a, _ in keys],
+                [i for _, i in keys],
+            )
+
+    async def postpone_invoice_mail(
+        self, conn: asyncpg.Connection, admin_id: str, invoice: str, until: datetime
+    ) -> None:
+        await conn.execute(
+            "update invoice_mails set send_after = $3"
+            " where administration_id = $1 and invoice_number = $2",
+            admin_id,
+            invoice,
+            until,
+        )
+
+    # --- reminders -----------------------------------------------------------------------
+
+    async def due_reminders(
+        self,
+        admin_id: str,
+        *,
+        as_of: date,
+        now: datetime,
+        invoices: Sequence[str] | None = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[Candidate]:
+        if invoices:
+            rows = await (conn or self._pool).fetch(
+                _DUE_REMINDERS_SOME, admin_id, now, as_of, list(invoices)
+            )
+        else:
+            rows = await (conn or self._pool).fetch(_DUE_REMINDERS_ALL, admin_id, now, as_of)
+        return [candidate_from(row) for row in rows]
+
+    async def plan_for(self, admin_id: str, condition: str | None) -> Plan | None:
+        row = await self._pool.fetchrow(
+            "select first_after_days, interval_days, reminder_count, final_notice"
+            " from dunning_plans where administration_id = $1"
+            " and condition_code in (coalesce($2, ''), 'default')"
+            " order by condition_code = 'default' limit 1",
+            admin_id,
+            condition,
+        )
+        return Plan(**dict(row)) if row else None
+
+    # --- records -------------------------------------------------------------------------
+
+    async def record_suppressions(
+        self,
+        records: Sequence[Record],
+        conn: asyncpg.Connection | None = None,
+        *,
+        recheck_at: datetime | None = None,
+    ) -> int:
+        """Write suppressions set-based (each cause once) and stage the new ones as events.
+
+        An invoice e-mail of a closed invoice is settled; any other suppressed invoice e-mail
+        stays owed and is looked at again from `recheck_at` (after a resume, say), so that
+        those waiting never crowd out the ones that can go."""
+        if not records:
+            return 0
+        if conn is None:
+            async with self._pool.acquire() as own, own.transaction():
+                return await self.record_suppressions(records, own, recheck_at=recheck_at)
+        pauses = {
+            r.suppression.pause.id: r.suppression.pause
+            for r in records
+            if r.suppression and r.suppression.pause
+        }
+        columns: list[list[Any]] = [[] for _ in range(11)]
+        for r in records:
+            c, s = r.candidate, r.suppression
+            assert s is not None
+            values = (
+                c.administration_id,
+                c.invoice_number,
+                c.customer_number,
+                c.kind,
+                c.level,
+                s.reason,
+                s.detail,
+                s.pause.id if s.pause else None,
+                r.run_date,
+                r.request_id,
+                r.message_id,
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        rows = await conn.fetch(_RECORD_SUPPRESSIONS, *columns)
+        await self._stage(conn, rows, pauses)
+        mails = [
+            (r.candidate.key, r.suppression.reason)
+            for r in records
+            if r.candidate.kind == "invoice" and r.suppression is not None
+        ]
+        closed = [key for key, reason in mails if reason == "closed"]
+        waiting = [key for key, reason in mails if reason != "closed"]
+        await self.settle_invoice_mails(conn, closed)
+        if recheck_at is not None and waiting:
+            await conn.execute(
+                "update invoice_mails m set send_after = $3"
+                " from unnest($1::text[], $2::text[]) as k(a, i)"
+                " where m.administration_id = k.a and m.invoice_number = k.i"
+                " and m.settled_at is null",
+                [a for a, _ in waiting],
+                [i for _, i in waiting],
+                recheck_at,
+            )
+        return len(rows)
+
+    async def claim(self, conn: asyncpg.Connection, record: Record) -> int | None:
+        """Claim (invoice, kind, level) for sending; None when it was already sent. Another
+        sender's claim in flight makes this wait for its outcome."""
+        c = record.candidate
+        claim_id: int | None = await conn.fetchval(
+            f"insert into notifications ({_RECORD_COLUMNS})"
+            " values ($1, $2, $3, $4, $5, 'claimed', null, null, null, $6, $7, $8)"
+            " on conflict (administration_id, invoice_number, kind, level)"
+            " where status in ('claimed', 'sent') do nothing returning id",
+            c.administration_id,
+            c.invoice_number,
+            c.customer_number,
+            c.kind,
+            c.level,
+            record.run_date,
+            record.request_id,
+            record.message_id,
+        )
+        return claim_id
+
+    async def mark_sent(self, conn: asyncpg.Connection, claim_id: int, recipient: str) -> None:
+        row = await conn.fetchrow(
+            "update notifications set status = 'sent', sent_at = now(), recipient = $2"
+            " where id = $1 returning *",
+            claim_id,
+            recipient,
+        )
+        if row["kind"] == "invoice":
+            await self.settle_invoice_mails(
+                conn, [(row["administration_id"], row["invoice_number"])]
+            )
+        await self._stage(conn, [row], {})
+
+    async def mark_failed(
+        self, conn: asyncpg.Connection, claim_id: int, recipient: str, detail: str
+    ) -> None:
+        """The mail server refused this message for good: record it, and free the claim so
+        that a later run tries again (after the address was corrected, say)."""
+        row = await conn.fetchrow(
+            "update notifications set status = 'failed', reason = 'smtp_refused', detail = $3,"
+            " recipient = $2 where id = $1 returning *",
+            claim_id,
+            recipient,
+            detail[:1000],
+        )
+        await self._stage(conn, [row], {})
+
+    async def _stage(
+        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], pauses: dict[int, Pause]
+    ) -> None:
+        by_admin: dict[str, list[NotificationRecorded]] = {}
+        for row in rows:
+            event = recorded_event(row, pauses.get(row["pause_id"]) if row["pause_id"] else None)
+            by_admin.setdefault(row["administration_id"], []).append(event)
+        for admin_id, events in by_admin.items():
+            await stage(conn, self._topics.notifications, admin_id, events)
+
+    # --- reminder runs and the daily schedule --------------------------------------------
+
+    async def start_run(self, request: ReminderRunRequested) -> None:
+        await self._pool.execute(
+            "insert into reminder_runs (request_id, administration_id, as_of, requested_by,"
+            " status) values ($1, $2, $3, $4, 'running')"
+            " on conflict (request_id) do update set status = 'running', started_at = now(),"
+            " finished_at = null",
+            request.request_id,
+            request.administration_id,
+            request.as_of,
+            request.requested_by,
+        )
+
+    async def finish_run(
+        self, request_id: UUID, *, status: str, counts: dict[str, int], reason: str | None = None
+    ) -> None:
+        await self._pool.execute(
+            "update reminder_runs set status = $2, finished_at = now(), counts = $3, reason = $4"
+            " where request_id = $1",
+            request_id,
+            status,
+            counts,
+            reason,
+        )
+
+    async def claim_daily_run(
+        self, admin_id: str, moment: datetime, request: ReminderRunRequested
+    ) -> bool:
+        """The daily run fires once: the first notifier to claim the moment publishes the
+        request, through the outbox, in the same transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetchval(
+                "insert into reminder_schedule_claims (administration_id, moment)"
+                " values ($1, $2) on conflict do nothing returning true",
+                admin_id,
+                moment,
+            )
+            if claimed:
+                await stage(conn, self._topics.reminder_requests, admin_id, [request])
+            return bool(claimed)
+
+    async def end_expired_pauses(self, now: datetime) -> list[asyncpg.Record]:
+        """A pause whose last day has passed (in its administration's time zone) ends by
+        itself; this marks it so, for lists and for consumers of the control topic."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "update pauses p set lifted_at = now(), lifted_by = 'until'"
+                " from administrations a where a.id = p.administration_id"
+                " and p.lifted_at is null"
+                " and p.until < ($1::timestamptz at time zone a.timezone)::date"
+                " returning p.*",
+                now,
+            )
+            for row in rows:
+                await stage(
+                    conn,
+                    self._topics.control,
+                    row["administration_id"],
+                    [
+                        ControlEvent(
+                            administration_id=row["administration_id"],
+                            command="pause_lifted",
+                            detail={
+                                "id": row["id"],
+                                "entity": row["entity"],
+                                "key": row["key"],
+                                "mode": row["mode"],
+                                "until": row["until"].isoformat(),
+                                "ended": True,
+                            },
+                            issued_by="notifier",
+                        )
+                    ],
+                )
+        return list(rows)
