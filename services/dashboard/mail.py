@@ -12,8 +12,8 @@ import mailbox
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import Message
-from email.parser import BytesHeaderParser
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser, BytesParser
 from email.policy import default
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -56,7 +56,8 @@ def read_mail(
                 headers = BytesHeaderParser(policy=default).parse(handle)  # type: ignore[arg-type]
             if not _belongs(headers, administration_id, ours):
                 continue
-            message = box.get_message(key)
+            with box.get_file(key) as handle:
+                message = BytesParser(policy=default).parse(handle)  # type: ignore[arg-type]
         except (OSError, KeyError):
             continue  # delivered or removed while we looked
         found.append(_caught(message))
@@ -71,7 +72,7 @@ def _belongs(headers: Message, administration_id: str, message_ids: set[str]) ->
     return str(headers.get(ADMINISTRATION_HEADER, "")).strip() == administration_id
 
 
-def _caught(message: Message) -> CaughtMail:
+def _caught(message: EmailMessage) -> CaughtMail:
     return CaughtMail(
         message_id=str(message.get("Message-ID", "")),
         sent_at=_date(message.get("Date")),
@@ -92,12 +93,13 @@ def _date(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _text(message: Message) -> str:
-    """The first text/plain part, decoded."""
-    for part in message.walk():
-        if part.get_content_type() == "text/plain" and not part.is_multipart():
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                charset = part.get_content_charset() or "utf-8"
-                return payload.decode(charset, errors="replace")
-    return ""
+def _text(message: EmailMessage) -> str:
+    """The plain-text body, decoded."""
+    body = message.get_body(preferencelist=("plain",))
+    if body is None:
+        return ""
+    try:
+        return str(body.get_content())
+    except (LookupError, ValueError):  # an unknown charset or a broken encoding
+        payload = body.get_payload(decode=True)
+        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""

@@ -89,7 +89,10 @@ async def _sections(
     context: dict[str, Any] = {"tz": tz, "count_names": COUNT_NAMES}
     if "errors" in names:
         context["error_groups"] = group_errors(await list_errors(pool, admin["id"], "open"))
-        context["recently_resolved"] = (await list_errors(pool, admin["id"], "resolved"))[:20]
+        context["recently_resolved"] = [
+            {**e, "resolved_local": format_moment(e["resolved_at"], tz)}
+            for e in (await list_errors(pool, admin["id"], "resolved"))[:20]
+        ]
     if "imports" in names:
         runs = await list_runs(pool, admin["id"], days=RUN_DAYS, limit=500)
         context["runs"] = run_rows(runs, tz)

@@ -53,3 +53,15 @@ def test_mail_is_attributed_by_the_message_ids_of_the_administrations_notificati
 
     assert [m.subject for m in mail or []] == ["Reminder F1"]
     assert read_mail(maildir, "other", {"<Other@creditflow>"}) == []
+
+
+def test_encoded_subjects_and_bodies_are_shown_decoded(tmp_path: Path) -> None:
+    maildir = tmp_path / "mail"
+    _deliver(
+        maildir,
+        "acme",
+        "Eerste herinnering: factuur 2026-001, € 121,00 — vervallen",
+        "Thu, 03 Dec 2026 09:00:00 +0000",
+    )
+    (mail,) = read_mail(maildir, "acme") or []
+    assert mail.subject == "Eerste herinnering: factuur 2026-001, € 121,00 — vervallen"

@@ -56,8 +56,20 @@
     return h("table", { class: "grid" }, h("thead", {}, head), body);
   }
 
+  // Moments are shown as YYYY-MM-DD HH:MM in the administration's time zone, like the
+  // server-rendered sections ("sv-SE" formats dates that way).
+  var zone = (document.getElementById("dashboard") || document.body).getAttribute("data-timezone");
+  var formatter = null;
+  try {
+    formatter = new Intl.DateTimeFormat("sv-SE", { timeZone: zone || undefined, year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  } catch (e) { formatter = null; }
+
   function when(iso) {
-    return iso ? String(iso).slice(0, 16).replace("T", " ") : "";
+    if (!iso) return "";
+    var moment = new Date(iso);
+    if (!formatter || isNaN(moment.getTime())) return String(iso).slice(0, 16).replace("T", " ");
+    return formatter.format(moment);
   }
 
   function unavailable(target, error) {
@@ -268,8 +280,20 @@
     });
   }
 
-  // Notifications, newest first (…/notifications).
+  // Notifications, newest first (…/notifications); a suppression names the pause behind it.
+  function notificationReason(n) {
+    var text = n.reason || "";
+    var pause = n.pause;
+    if (pause && pause.entity) {
+      text += " (" + pause.entity + (pause.key && pause.entity !== "administration" ? " " + pause.key : "") +
+              (pause.reason ? ": " + pause.reason : "") + ")";
+    }
+    return text;
+  }
+
   var notificationList = document.getElementById("notification-list");
+
+  var notificationsShown = 10;
 
   function loadNotifications() {
     return api("GET", base + "/notifications").then(function (items) {
@@ -277,16 +301,21 @@
         notificationList.replaceChildren(h("p", { class: "muted", text: "Nothing sent or suppressed yet." }));
         return;
       }
-      notificationList.replaceChildren(table(["When", "Invoice", "Kind", "Level", "Outcome", "Reason"],
-        items.slice(0, 200).map(function (n) {
-          return h("tr", { class: "notification" },
-            h("td", { text: when(n.at) }),
-            h("td", {}, h("code", { text: n.invoice })),
-            h("td", { text: String(n.kind).replace("_", " ") }),
-            h("td", { text: n.level === null || n.level === undefined ? "" : n.level }),
-            h("td", { class: "outcome-" + n.outcome, text: n.outcome }),
-            h("td", { text: n.reason || "" }));
-        })));
+      var rows = items.slice(0, notificationsShown).map(function (n) {
+        return h("tr", { class: "notification" },
+          h("td", { text: when(n.at) }),
+          h("td", {}, h("code", { text: n.invoice })),
+          h("td", { text: String(n.kind).replace("_", " ") }),
+          h("td", { text: n.level === null || n.level === undefined ? "" : n.level }),
+          h("td", { class: "outcome-" + n.outcome, text: n.outcome }),
+          h("td", { text: notificationReason(n) }));
+      });
+      var parts = [table(["When", "Invoice", "Kind", "Level", "Outcome", "Reason"], rows)];
+      if (items.length > notificationsShown) {
+        parts.push(h("button", { type: "button", class: "link more", text: "show " + (items.length - notificationsShown) + " more",
+          onclick: function () { notificationsShown = items.length; loadNotifications(); } }));
+      }
+      notificationList.replaceChildren.apply(notificationList, parts);
     }, function (error) { unavailable(notificationList, error); });
   }
 
