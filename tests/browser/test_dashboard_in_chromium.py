@@ -162,6 +162,20 @@ async def test_a_bad_customer_appears_after_import_now_and_is_resolved_by_ignori
     await expect(resolved.locator(".resolution")).to_have_text("ignored")
     await _explain(page, "C2", "ignored")
 
+    # A pause through the form is listed at once, and lifted again with "resume".
+    pause_form = page.locator("#pause-form")
+    await pause_form.locator('select[name="entity"]').select_option("customer")
+    await pause_form.locator('input[name="key"]').fill("C1")
+    await pause_form.locator('select[name="mode"]').select_option("reminders")
+    await pause_form.locator('input[name="reason"]').fill("payment plan <agreed>")
+    await pause_form.get_by_role("button", name="Pause").click()
+    paused = page.locator("#pause-list tr.pause-entry")
+    await expect(paused).to_have_count(1)
+    await expect(paused).to_contain_text("reminders only")
+    await expect(paused).to_contain_text("payment plan <agreed>")
+    await paused.get_by_role("button", name="resume").click()
+    await expect(page.locator("#pause-list")).to_contain_text("Nothing is paused.")
+
 
 async def _explain(page: Any, customer: str, reason: str) -> None:
     form = page.locator("#explain-form")
