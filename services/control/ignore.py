@@ -70,6 +70,9 @@ async def add_ignore_entry(
     name, parsed = parse_entry(entity, pattern)
     await require_administration(pool, administration_id)
     async with pool.acquire() as conn, conn.transaction():
+        # Like a pause: wait for e-mails in flight, so none leaves for an ignored record
+        # once this returns (the notifier re-checks the list under the shared form).
+        await conn.execute("select lock_sending_exclusive($1)", administration_id)
         row = await conn.fetchrow(
             "insert into ignore_entries (administration_id, entity, pattern, kind, low, high,"
             " numeric_range, created_by) values ($1, $2, $3, $4, $5, $6, $7, $8)"
