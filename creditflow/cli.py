@@ -12,6 +12,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from aiokafka.errors import KafkaError
+
 from creditflow.commands import GROUPS
 from creditflow.output import CommandError
 from shared.errors import UserError
@@ -47,11 +49,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args.handler(args)
     except (UserError, CommandError, ValueError) as exc:
-        print(f"creditflow: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     except RuntimeError as exc:  # no database or broker to talk to
-        print(f"creditflow: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
+    except KafkaError as exc:
+        return _fail(f"cannot reach the message broker: {exc}")
     except KeyboardInterrupt:
         return 130
     return int(result or 0)
+
+
+def _fail(message: str) -> int:
+    """One line on stderr, exit status 2."""
+    line = " ".join(message.split()) or "failed"
+    print(f"creditflow: error: {line}", file=sys.stderr)
+    return 2

@@ -57,9 +57,12 @@ class Context:
 async def open_context(settings: Settings | None = None) -> AsyncIterator[Context]:
     settings = settings or Settings.from_env()
     url = settings.require_database()
+    # A command asks once and says so in one line; services wait and retry instead.
     try:
+        probe = await asyncpg.connect(url, timeout=10)
+        await probe.close()
         pool = await asyncio.wait_for(connect_pool(url, min_size=1, max_size=2), timeout=15)
-    except (TimeoutError, OSError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise RuntimeError(f"cannot reach the database: {exc}") from None
     try:
         await apply_migrations(pool)

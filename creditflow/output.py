@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["CommandError", "print_json", "print_result", "print_table"]
+__all__ = [
+    "CommandError",
+    "positive_number",
+    "print_json",
+    "print_result",
+    "print_table",
+]
 
 
 class CommandError(Exception):
     """A command that cannot be carried out; printed as one line, exit status 2."""
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number above 0")
+    return value
 
 
 def print_json(value: Any) -> None:

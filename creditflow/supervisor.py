@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,7 +24,16 @@ __all__ = ["Supervisor"]
 log = logging.getLogger("creditflow.up")
 
 SERVICES = ("importer", "validator", "notifier", "dashboard")
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 @dataclass
@@ -42,11 +52,30 @@ class Supervisor:
     children: list[Child] = field(default_factory=list)
 
     def check_access(self) -> None:
-        if self.settings.http_host not in _LOOPBACK and not self.settings.api_token:
+        if self.settings.http_host not in LOOPBACK and not self.settings.api_token:
             raise ValueError(
                 f"refusing to listen on {self.settings.http_host}: set CREDITFLOW_API_TOKEN"
                 " when the dashboard is reachable from other machines"
             )
+
+    def check_free(self) -> None:
+        """Refuse to start beside a running `up` in the same home, or on a taken port."""
+        runtime = self.settings.read_runtime()
+        pid = runtime.get("pid")
+        if isinstance(pid, int) and pid != os.getpid() and _alive(pid):
+            raise ValueError(
+                f"creditflow is already running in {self.settings.home} (process {pid})"
+            )
+        host, port = self.settings.http_host, self.settings.http_port
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot listen on {host}:{port} ({exc.strerror}): set CREDITFLOW_HTTP_PORT"
+                    " to a free port"
+                ) from None
 
     def start_infrastructure(self) -> Settings:
         """Start what is unset; return the settings every child gets."""
@@ -159,6 +188,8 @@ class Supervisor:
                     code = child.process.poll()
                     if code is None:
                         continue
+                    if stopping:  # a SIGTERM to the whole group stops the children too
+                        break
                     delay = min(2**child.restarts, 30)
                     if time.monotonic() - child.started_at < delay:
                         continue

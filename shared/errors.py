@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "Invalid", "NotFound", "UserError"]
+__all__ = ["BadRequest", "Conflict", "Invalid", "NotFound", "UserError"]
 
 
 class UserError(Exception):
     """A request that cannot be carried out as asked; nothing was changed."""
+
+    status = 400
+
+
+class BadRequest(UserError):
+    """The request itself is malformed (say, a body that is not JSON)."""
 
     status = 400
 

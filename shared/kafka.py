@@ -20,6 +20,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY
 from pydantic import BaseModel, ValidationError
 
 from shared.db import is_transient_database_error
@@ -56,6 +58,8 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
         logger=logging.getLogger(f"creditflow.{client_id}"),
         # Fewer client logs at INFO: FastStream logs every message received otherwise.
         log_level=logging.DEBUG,
+        # Messages received and processed per handler, exported on the service's /metrics.
+        middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=client_id)],
     )
 
 

@@ -17,15 +17,23 @@ import asyncpg
 from faststream.asgi import AsgiFastStream, make_ping_asgi
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import make_asgi_app
 
+from shared.asyncapi import asyncapi_html, asyncapi_json
 from shared.db import apply_migrations, connect_pool
 from shared.kafka import BatchRunner, ensure_topics, subscriber_options
+from shared.metrics import FAMILIES_BY_SERVICE, MetricsEndpoint
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from shared.topics import Topics
 
-__all__ = ["ServiceRuntime", "build_service_app", "serve", "subscribe_batches"]
+__all__ = [
+    "ServiceRuntime",
+    "asyncapi_routes",
+    "build_service_app",
+    "metrics_route",
+    "serve",
+    "subscribe_batches",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,11 @@ class ServiceRuntime:
     @property
     def pool(self) -> asyncpg.Pool:
         assert self._pool is not None, "the service has not started"
+        return self._pool
+
+    @property
+    def open_pool(self) -> asyncpg.Pool | None:
+        """The pool while the service runs, else None (for scrapes at any moment)."""
         return self._pool
 
     @property
@@ -98,7 +111,8 @@ def build_service_app(
     before_stop: Sequence[Hook] = (),
     routes: Sequence[tuple[str, Any]] = (),
 ) -> AsgiFastStream:
-    """The ASGI app of a worker service: broker, lifecycle hooks, /healthz and /metrics."""
+    """The ASGI app of a worker service: broker, lifecycle hooks, /healthz, /metrics and
+    /asyncapi (HTML; JSON at /asyncapi.json)."""
 
     async def on_startup() -> None:
         await runtime.open()
@@ -121,15 +135,50 @@ def build_service_app(
         runtime.broker,
         asgi_routes=[
             ("/healthz", make_ping_asgi(runtime.broker, timeout=5.0)),
-            ("/metrics", make_asgi_app()),
+            metrics_route(runtime),
+            *asyncapi_routes(runtime.settings),
             *routes,
         ],
         on_startup=[on_startup],
         after_startup=[after_startup],
         on_shutdown=[on_shutdown],
         after_shutdown=[after_shutdown],
-        asyncapi_path="/asyncapi",
     )
+
+
+def metrics_route(runtime: ServiceRuntime) -> tuple[str, Any]:
+    """`/metrics`: the process's metrics plus this service's state, read at scrape time."""
+    return (
+        "/metrics",
+        MetricsEndpoint(
+            FAMILIES_BY_SERVICE.get(runtime.name, ()),
+            lambda: runtime.open_pool,
+            lambda: runtime.broker.subscribers,
+        ),
+    )
+
+
+def asyncapi_routes(settings: Settings) -> list[tuple[str, Any]]:
+    """`/asyncapi` (HTML) and `/asyncapi.json`: the document of every topic."""
+    prefix, bootstrap = settings.topic_prefix, settings.kafka_bootstrap or "kafka:9092"
+
+    def static(content_type: str, body: Any) -> Any:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", content_type.encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body(prefix, bootstrap)})
+
+        return app
+
+    return [
+        ("/asyncapi.json", static("application/json", asyncapi_json)),
+        ("/asyncapi", static("text/html; charset=utf-8", asyncapi_html)),
+    ]
 
 
 def serve(app: Any, settings: Settings) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -40,6 +40,16 @@ def redacted(url: str | None) -> str | None:
     user, _, host = parts.netloc.rpartition("@")
     name = user.partition(":")[0]
     return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
+
+
+def _whole(get: Callable[[str], str | None], name: str, default: int) -> int:
+    value = get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"CREDITFLOW_{name} must be a whole number, not {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -93,12 +103,12 @@ class Settings:
             home=Path(get("HOME") or ".creditflow"),
             topic_prefix=env.get("CREDITFLOW_TOPIC_PREFIX", "creditflow."),
             http_host=get("HTTP_HOST") or "127.0.0.1",
-            http_port=int(get("HTTP_PORT") or 8000),
-            topic_partitions=int(get("TOPIC_PARTITIONS") or 8),
+            http_port=_whole(get, "HTTP_PORT", 8000),
+            topic_partitions=_whole(get, "TOPIC_PARTITIONS", 8),
             kafka_idempotence=_flag(get("KAFKA_IDEMPOTENCE"), False),
-            kafka_session_timeout_ms=int(get("KAFKA_SESSION_TIMEOUT_MS") or 10_000),
+            kafka_session_timeout_ms=_whole(get, "KAFKA_SESSION_TIMEOUT_MS", 10_000),
             api_token=get("API_TOKEN"),
-            invoice_grace_seconds=int(get("INVOICE_GRACE_SECONDS") or 3600),
+            invoice_grace_seconds=_whole(get, "INVOICE_GRACE_SECONDS", 3600),
             smtp_sender=get("SMTP_SENDER") or "creditflow <noreply@creditflow.local>",
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
         )

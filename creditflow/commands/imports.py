@@ -1,4 +1,8 @@
-"""`creditflow import ID [--wait]`: publish a manual import request (R2)."""
+"""`creditflow import ID [--wait]`: publish a manual import request (R2).
+
+Exit status: 0 when the request was published (with `--wait`: when its run completed), 1 when
+the run failed or hit a system error, 2 for a bad argument or an unknown administration.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,28 @@ import argparse
 from typing import Any
 
 from creditflow.context import Context, run
-from creditflow.output import CommandError, print_result
+from creditflow.output import CommandError, positive_number, print_json, print_table
 from services.control.admins import require_administration
 from services.control.imports import request_import, wait_for_request
 
+COUNT_NAMES = ("added", "updated", "unchanged", "blocked", "ignored")
+
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    command = commands.add_parser("import", help="request an import run now")
+    command = commands.add_parser(
+        "import",
+        help="request an import run now",
+        description="Publish a manual import request for an administration (the same message "
+        "the dashboard's Import now button and other systems publish).",
+    )
     command.add_argument("id", help="administration id")
     command.add_argument("--wait", action="store_true", help="follow the run to its end")
     command.add_argument(
-        "--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)"
+        "--timeout",
+        type=positive_number,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long --wait waits (default 600)",
     )
     command.add_argument("--json", action="store_true", help="print JSON")
     command.set_defaults(handler=_import)
@@ -35,5 +50,28 @@ def _import(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
 
     result = run(action)
-    print_result(result, as_json=args.json)
+    if args.json:
+        print_json(result)
+    elif "run_id" in result:
+        _print_run(result)
+    else:
+        print(f"import of {args.id!r} requested: request {result['request_id']}")
     return 0 if result.get("status", "completed") == "completed" else 1
+
+
+def _print_run(result: dict[str, Any]) -> None:
+    duration = result.get("duration_seconds")
+    print(f"run       {result['run_id']}")
+    print(f"status    {result['status']}")
+    print(f"started   {result['started_at']}")
+    if duration is not None:
+        print(f"duration  {duration:.1f} s")
+    if result.get("reason"):
+        print(f"reason    {result['reason']}")
+    counts: dict[str, dict[str, int]] = result.get("counts") or {}
+    if counts:
+        print()
+        print_table(
+            [{"entity": entity, **per} for entity, per in counts.items()],
+            ["entity", *COUNT_NAMES],
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from datetime import date, timedelta
 
@@ -35,6 +36,11 @@ def _up(args: argparse.Namespace) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     supervisor = Supervisor(Settings.from_env(use_runtime=False))
     supervisor.check_access()
+    supervisor.check_free()
+    # Ctrl-C stops everything, also when started from a script that ignores SIGINT (the
+    # children's servers would still stop on it); a SIGTERM while starting does the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         settings = supervisor.start_infrastructure()
         asyncio.run(supervisor.migrate())
@@ -44,14 +50,28 @@ def _up(args: argparse.Namespace) -> int:
         if args.demo:
             asyncio.run(_start_demo(settings))
         print(f"creditflow is up: dashboard at {supervisor.dashboard_url}", flush=True)
+        if args.demo:
+            print(f"the demo: {supervisor.dashboard_url}administrations/{DEMO_ID}", flush=True)
         print(f"logs in {settings.home / 'logs'}; press Ctrl-C to stop", flush=True)
         supervisor.watch()
     except KeyboardInterrupt:
         pass
+    except Exception as exc:  # anything that keeps the system from starting: one line
+        print(
+            f"creditflow: error: could not start: {type(exc).__name__}: {exc}"
+            f" (logs in {supervisor.settings.home / 'logs'})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     finally:
         print("creditflow: stopping", file=sys.stderr, flush=True)
         supervisor.stop()
     return 0
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 async def _start_demo(settings: Settings) -> None:

@@ -42,7 +42,9 @@ class NewAdministration:
         """Build from loosely typed input (CLI arguments, JSON); Invalid on any bad field."""
 
         def text(name: str, default: str | None = None) -> str:
-            value = raw.get(name, default)
+            value = raw.get(name)
+            if value is None or (default is not None and value == ""):
+                value = default
             if not isinstance(value, str) or not value.strip():
                 raise Invalid(f"{name} is required and must be text")
             return value.strip()
@@ -85,10 +87,22 @@ class NewAdministration:
             raise Invalid(f"minimum_amount {minimum!r} is not an amount") from None
         if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
             raise Invalid(f"minimum_amount {minimum!r} must be 0 or more, with at most 2 decimals")
-        country = str(raw.get("holiday_country") or "NL").upper()
+        country = raw.get("holiday_country") or "NL"
+        if not isinstance(country, str) or not _is_holiday_country(country.upper()):
+            raise Invalid(
+                f"holiday_country {country!r} must be a two-letter country code whose public"
+                " holidays are known, such as NL, BE or DE"
+            )
+        country = country.upper()
         return cls(
             admin_id, text("name"), source, times, timezone, mode, start_date, amount, country
         )
+
+
+def _is_holiday_country(code: str) -> bool:
+    import holidays
+
+    return len(code) == 2 and code in holidays.list_supported_countries()
 
 
 async def add_administration(pool: asyncpg.Pool, admin: NewAdministration) -> dict[str, Any]:

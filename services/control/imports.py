@@ -13,7 +13,14 @@ from shared.messages import ImportRequested
 from shared.publish import Publisher
 from shared.topics import Topics
 
-__all__ = ["TERMINAL", "list_runs", "request_import", "run_for_request", "wait_for_request"]
+__all__ = [
+    "TERMINAL",
+    "list_runs",
+    "request_for",
+    "request_import",
+    "run_for_request",
+    "wait_for_request",
+]
 
 TERMINAL = ("completed", "failed", "system_error")
 
@@ -30,6 +37,7 @@ async def request_import(
 
 
 def _run(row: asyncpg.Record) -> dict[str, Any]:
+    finished = row["finished_at"]
     return {
         "run_id": str(row["run_id"]),
         "request_id": str(row["request_id"]) if row["request_id"] else None,
@@ -38,7 +46,10 @@ def _run(row: asyncpg.Record) -> dict[str, Any]:
         "requested_by": row["requested_by"],
         "status": row["status"],
         "started_at": row["started_at"].isoformat(),
-        "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+        "finished_at": finished.isoformat() if finished else None,
+        "duration_seconds": round((finished - row["started_at"]).total_seconds(), 3)
+        if finished
+        else None,
         "counts": row["counts"] or {},
         "reason": row["reason"],
         "records": row["records"],
@@ -59,15 +70,38 @@ async def list_runs(
     return [_run(row) for row in rows]
 
 
-async def run_for_request(pool: asyncpg.Pool, request_id: UUID) -> dict[str, Any] | None:
+async def run_for_request(
+    pool: asyncpg.Pool, request_id: UUID, administration_id: str | None = None
+) -> dict[str, Any] | None:
     """The latest run serving a request (its own, or the follow-up it collapsed into)."""
     row = await pool.fetchrow(
         "select r.* from import_requests q join import_runs r"
         " on r.request_id = coalesce(q.follows_request_id, q.request_id)"
-        " where q.request_id = $1 order by r.started_at desc limit 1",
+        " where q.request_id = $1 and ($2::text is null or q.administration_id = $2::text)"
+        " order by r.started_at desc limit 1",
         request_id,
+        administration_id,
     )
     return _run(row) if row else None
+
+
+async def request_for(
+    pool: asyncpg.Pool, administration_id: str, request_id: UUID
+) -> dict[str, Any]:
+    """What became of one import request of this administration: `outcome` is null while no
+    importer has received it yet, then started, queued or collapsed; `run` is the run serving
+    it once one exists."""
+    outcome = await pool.fetchval(
+        "select outcome from import_requests where request_id = $1 and administration_id = $2",
+        request_id,
+        administration_id,
+    )
+    return {
+        "request_id": str(request_id),
+        "administration_id": administration_id,
+        "outcome": outcome,
+        "run": await run_for_request(pool, request_id, administration_id),
+    }
 
 
 async def wait_for_request(

@@ -161,7 +161,8 @@ async def set_pause(
         raise Invalid(f"mode {mode!r} must be full or reminders")
     if mode == "reminders" and target.entity not in ("administration", "customer"):
         raise Invalid(
-            f"a {target.entity} is paused fully; only an administration or a customer can be"
+            f"{'an' if target.entity == 'invoice' else 'a'} {target.entity} is paused fully;"
+            " only an administration or a customer can be"
             " paused for reminders only"
         )
     today = local_today(admin["timezone"])

@@ -13,7 +13,7 @@ from services.control.notifications import list_notifications
 from services.control.pauses import lift_pause, list_pauses, set_pause
 from services.control.plans import PlanInput, get_plan, list_plans, set_plan
 from services.control.reminders import list_reminder_runs, request_reminder_run
-from shared.errors import Invalid
+from shared.errors import BadRequest, Invalid
 
 router = APIRouter(prefix="/api")
 
@@ -23,7 +23,7 @@ def _state(request: Request) -> Any:
 
 
 async def _body(request: Request, *, required: bool = True) -> dict[str, Any]:
-    """The JSON object of the body; Invalid (422) for anything else."""
+    """The JSON object of the body: 400 when it is not JSON, 422 when it is not an object."""
     raw = await request.body()
     if not raw.strip():
         if required:
@@ -32,7 +32,7 @@ async def _body(request: Request, *, required: bool = True) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise Invalid("the body is not valid JSON") from None
+        raise BadRequest("the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise Invalid("the body must be a JSON object")
     return body

@@ -109,7 +109,7 @@ async def test_bad_pause_requests_are_refused_and_change_nothing(client: httpx.A
     yesterday = (local_today() - timedelta(days=1)).isoformat()
     pauses = f"{API}/pauses"
     await _refused(client, "POST", "/api/administrations/nobody/pauses", 404, "unknown", json={})
-    await _refused(client, "POST", pauses, 422, "not valid JSON", content=b"{nope")
+    await _refused(client, "POST", pauses, 400, "not valid JSON", content=b"{nope")
     await _refused(client, "POST", pauses, 422, "must be a JSON object", json=["customer"])
     await _refused(client, "POST", pauses, 422, "entity 'supplier'", json={"entity": "supplier"})
     await _refused(
