@@ -1,9 +1,10 @@
-"""Poison on every topic the importer, validator and notifier consume: undecodable bytes,
+"""Poison on every topic the services consume: undecodable bytes,
 valid JSON of the wrong shape, a message without a value, text PostgreSQL cannot store (a NUL
 character) and a 10 MB value. Each goes to `{prefix}dead-letters` with the error in its
 headers, and the partition keeps flowing: an import requested after the poison, whose
 messages queue behind it on the same (single) partitions, completes; the notifier schedules
-the e-mail of the invoice it loaded, and runs a reminder run requested after the poison.
+the e-mail of the invoice it loaded and runs a reminder run requested after the poison, and
+the dashboard's view shows the error the run raised.
 
 Tansu accepts a 10 MB value (produced with a large enough max_request_size) and hands it to
 consumers whose fetch limit is smaller, so the real thing is tested; the dead letter keeps
@@ -12,6 +13,7 @@ its first MAX_DEAD_LETTER_BYTES.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import replace
@@ -24,6 +26,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from services.dashboard.app import build_app as build_dashboard
 from services.importer.app import build_app as build_importer
 from services.notifier.app import build_app as build_notifier
 from services.validator.app import build_app as build_validator
@@ -96,6 +99,19 @@ NUL_MESSAGES = {
         "as_of": "2026-12-03",
         "requested_by": "cron\u0000",
     },
+    "validation-errors": {
+        "message_id": str(uuid4()),
+        "event": "raised",
+        "error_id": str(uuid4()),
+        "administration_id": "acme",
+        "entity": "customer",
+        "key": "C9",
+        "code": "invalid_email",
+        "field": "email",
+        "value": "x\u0000@",
+        "severity": "error",
+        "message": "not valid",
+    },
 }
 
 
@@ -119,6 +135,7 @@ CONSUMERS = {
     "raw-records": ["validator"],
     "accepted-updates": ["notifier"],
     "reminder-requests": ["notifier"],
+    "validation-errors": ["dashboard"],
 }
 
 
@@ -130,8 +147,8 @@ async def test_poison_on_every_consumed_topic_goes_to_dead_letters_and_the_parti
     await ensure_topics(settings)
     export = write_export(
         tmp_path / "export",
-        customers=[CUSTOMER],
-        invoices=[INVOICE],
+        customers=[CUSTOMER, {**CUSTOMER, "customer_number": "C2", "email": "jan@"}],
+        invoices=[INVOICE, {**INVOICE, "invoice_number": "F2", "customer_number": "C2"}],
         payment_conditions=[{"code": "30D", "description": "30 days", "term_days": "30"}],
     )
     database_url = settings.database_url or ""
@@ -159,6 +176,7 @@ async def test_poison_on_every_consumed_topic_goes_to_dead_letters_and_the_parti
         await publisher.send(settings.topic_prefix + "reminder-requests", "acme", reminders)
 
     expected = sum(len(poison(t)) * len(c) for t, c in CONSUMERS.items())
+    dashboard = build_dashboard(settings)
     async with (
         mail_catcher() as smtp,
         running(
@@ -166,6 +184,7 @@ async def test_poison_on_every_consumed_topic_goes_to_dead_letters_and_the_parti
             build_validator(settings),
             build_notifier(replace(settings, smtp_url=smtp.url)),
         ),
+        dashboard.router.lifespan_context(dashboard),
     ):
         run = await wait_for_run(database_url, requested.request_id, timeout=60)
         assert run["status"] == "completed", run
@@ -176,10 +195,12 @@ async def test_poison_on_every_consumed_topic_goes_to_dead_letters_and_the_parti
                 "select status from reminder_runs where request_id = $1", reminders.request_id
             )
             mails = await conn.fetch("select invoice_number from invoice_mails")
+            viewed = await _wait_for_rows(conn, "select key, code from dashboard_errors")
         finally:
             await conn.close()
     assert reminder_run == "completed"  # the request behind the poison ran
     assert [m["invoice_number"] for m in mails] == ["F1"]  # the loaded invoice's e-mail is due
+    assert [tuple(r) for r in viewed] == [("C2", "invalid_email")]  # the error behind the poison
 
     letters: dict[tuple[str, str, str], tuple[dict[str, str], bytes | None]] = {}
     for record in records:
@@ -221,3 +242,11 @@ async def _read_dead_letters(settings: Settings, expected: int, *, timeout: floa
             assert time.monotonic() < deadline, f"{len(keys)} of {expected} dead letters: {keys}"
             await reader.poll()
         return list(reader.raw)
+
+
+async def _wait_for_rows(conn: asyncpg.Connection, query: str, timeout: float = 30) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while not (rows := await conn.fetch(query)):
+        assert time.monotonic() < deadline, f"nothing from: {query}"
+        await asyncio.sleep(0.05)
+    return rows
