@@ -1,12 +1,14 @@
-"""Secrets never reach a log: a service started with an API token and a database password
-prints neither, at the most verbose log level, through a database outage at start (when it
-logs where it is trying to connect) and a shutdown. Settings show the URLs with the password
-masked."""
+"""Secrets never reach a log: a service (importer, validator, dashboard) started with an API
+token and a database password prints neither, at the most verbose log level, through a
+database outage at start (when it logs where it is trying to connect), requests carrying the
+token (and a wrong one) and a shutdown. Settings show URLs with the password masked."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import urllib.error
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from uuid import uuid4
@@ -60,7 +62,7 @@ async def test_a_service_never_prints_its_token_or_database_password(
                 tmp_path / "logs",
                 extra_env={"CREDITFLOW_API_TOKEN": token, "CREDITFLOW_LOG_LEVEL": "DEBUG"},
             )
-            for name in ("importer", "validator")
+            for name in ("importer", "validator", "dashboard")
         ]
         with processes(*services):
             deadline = time.monotonic() + 30
@@ -70,13 +72,32 @@ async def test_a_service_never_prints_its_token_or_database_password(
             proxy.restore()
             for service in services:
                 await service.wait_until_serving()
+            dashboard = services[-1]
+            answers = [  # the token, right and wrong, goes through the request path
+                await asyncio.to_thread(_get, dashboard.port, sent)
+                for sent in (token, "wrong-" + token)
+            ]
+            assert answers == [200, 401]
+            for service in services:
                 service.terminate()
             for service in services:
                 await service.wait(15)
 
     for service in services:
         output = service.output()
-        assert f"{service.name} stopped" in output
+        assert "Application shutdown complete" in output
         assert token not in output, f"{service.name} printed the API token"
         assert password not in output, f"{service.name} printed the database password"
         assert ":***@" in output  # it did name the database it waited for
+
+
+def _get(port: int, token: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/administrations",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
