@@ -19,6 +19,8 @@ from uuid import uuid4
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from shared.source_format import COLUMNS
+
 __all__ = [
     "CUSTOMER_COLUMNS",
     "INVOICE_COLUMNS",
@@ -33,31 +35,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-CUSTOMER_COLUMNS = [
-    "customer_number",
-    "name",
-    "email",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "language",
-    "vat_number",
-    "changed_at",
-]
-INVOICE_COLUMNS = [
-    "invoice_number",
-    "customer_number",
-    "invoice_date",
-    "due_date",
-    "currency",
-    "amount_total",
-    "amount_open",
-    "payment_condition",
-    "description",
-]
-PAYMENT_CONDITION_COLUMNS = ["code", "description", "term_days"]
+CUSTOMER_COLUMNS = list(COLUMNS["customer"])
+INVOICE_COLUMNS = list(COLUMNS["invoice"])
+PAYMENT_CONDITION_COLUMNS = list(COLUMNS["payment_condition"])
 
 
 def database_url_for(server_url: str, database: str) -> str:

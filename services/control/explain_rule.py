@@ -21,6 +21,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from services.validator.store import FIXED_INVOICE_FIELDS
+from shared.source_format import COLUMNS
 
 __all__ = [
     "EXPLAINED_ENTITIES",
@@ -37,30 +38,6 @@ __all__ = [
 ExplainedEntity = Literal["customer", "invoice"]
 EXPLAINED_ENTITIES: tuple[ExplainedEntity, ...] = ("customer", "invoice")
 
-CUSTOMER_FIELDS = (
-    "customer_number",
-    "name",
-    "email",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "language",
-    "vat_number",
-    "changed_at",
-)
-INVOICE_FIELDS = (
-    "invoice_number",
-    "customer_number",
-    "invoice_date",
-    "due_date",
-    "currency",
-    "amount_total",
-    "amount_open",
-    "payment_condition",
-    "description",
-)
 _FIELD_WORDS = {
     "customer_number": "customer",
     "invoice_date": "invoice date",
@@ -369,7 +346,7 @@ def comparable(entity: ExplainedEntity, record: Mapping[str, Any]) -> dict[str, 
     it is, so it compares unequal.
     """
     out: dict[str, str] = {}
-    for name in CUSTOMER_FIELDS if entity == "customer" else INVOICE_FIELDS:
+    for name in COLUMNS[entity]:
         value = record.get(name)
         text = "" if value is None else str(value).strip()
         if name == "country":

@@ -13,35 +13,11 @@ import asyncpg
 
 from services.control.admins import require_administration
 from shared.errors import Invalid, NotFound
+from shared.source_format import COLUMNS
 
 __all__ = ["ERROR_STATUSES", "get_customer", "get_invoice", "list_errors", "public_error"]
 
 ERROR_STATUSES = ("open", "resolved", "all")
-
-_CUSTOMER_FIELDS = (
-    "customer_number",
-    "name",
-    "email",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "language",
-    "vat_number",
-    "changed_at",
-)
-_INVOICE_FIELDS = (
-    "invoice_number",
-    "customer_number",
-    "invoice_date",
-    "due_date",
-    "currency",
-    "amount_total",
-    "amount_open",
-    "payment_condition",
-    "description",
-)
 
 
 async def get_customer(pool: asyncpg.Pool, administration_id: str, key: str) -> dict[str, Any]:
@@ -55,7 +31,7 @@ async def get_customer(pool: asyncpg.Pool, administration_id: str, key: str) -> 
     if row is None:
         raise NotFound(f"customer {key!r} is not loaded in {administration_id!r}")
     return {
-        **{name: row[name] for name in _CUSTOMER_FIELDS},
+        **{name: row[name] for name in COLUMNS["customer"]},
         "status": row["status"],
         "loaded_at": row["loaded_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
@@ -72,7 +48,7 @@ async def get_invoice(pool: asyncpg.Pool, administration_id: str, key: str) -> d
     )
     if row is None:
         raise NotFound(f"invoice {key!r} is not loaded in {administration_id!r}")
-    record = {name: row[name] for name in _INVOICE_FIELDS}
+    record = {name: row[name] for name in COLUMNS["invoice"]}
     for name in ("invoice_date", "due_date"):
         record[name] = row[name].isoformat()
     for name in ("amount_total", "amount_open"):

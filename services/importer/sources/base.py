@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
+
+from shared.source_format import COLUMNS, ENTITIES, KEY_COLUMN, OPTIONAL_COLUMNS, Entity
 
 __all__ = [
     "COLUMNS",
@@ -16,52 +18,6 @@ __all__ = [
     "SourceError",
     "SourceRow",
 ]
-
-Entity = Literal["customer", "invoice", "payment_condition"]
-
-# Payment conditions first: invoices refer to them, and customers to nothing.
-ENTITIES: tuple[Entity, ...] = ("payment_condition", "customer", "invoice")
-
-COLUMNS: dict[Entity, tuple[str, ...]] = {
-    "customer": (
-        "customer_number",
-        "name",
-        "email",
-        "phone",
-        "street",
-        "postal_code",
-        "city",
-        "country",
-        "language",
-        "vat_number",
-        "changed_at",
-    ),
-    "invoice": (
-        "invoice_number",
-        "customer_number",
-        "invoice_date",
-        "due_date",
-        "currency",
-        "amount_total",
-        "amount_open",
-        "payment_condition",
-        "description",
-    ),
-    "payment_condition": ("code", "description", "term_days"),
-}
-
-# Columns an export may leave out of its header; a missing one reads as "".
-OPTIONAL_COLUMNS: dict[Entity, frozenset[str]] = {
-    "customer": frozenset({"changed_at"}),
-    "invoice": frozenset({"description"}),
-    "payment_condition": frozenset({"description"}),
-}
-
-KEY_COLUMN: dict[Entity, str] = {
-    "customer": "customer_number",
-    "invoice": "invoice_number",
-    "payment_condition": "code",
-}
 
 
 @dataclass(frozen=True, slots=True)
