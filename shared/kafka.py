@@ -24,6 +24,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
 from pydantic import BaseModel, ValidationError
 
+from shared.db import is_transient_database_error
 from shared.settings import Settings
 from shared.topics import Topics
 
@@ -142,6 +143,17 @@ async def commit_batch(message: KafkaMessage, records: Sequence[ConsumerRecord])
     if not offsets:
         return True
     consumer = message.consumer
+    # A rebalance during the batch may have moved some partitions to another consumer: commit
+    # those still ours (aiokafka refuses the whole commit otherwise); the others are the new
+    # owner's to see again.
+    assignment = getattr(consumer, "assignment", None)  # test brokers have none
+    owned = assignment() if assignment else set(offsets)
+    lost = [tp for tp in offsets if tp not in owned]
+    if lost:
+        log.info("partitions %s moved to another consumer during the batch", sorted(lost))
+        offsets = {tp: offset for tp, offset in offsets.items() if tp not in lost}
+        if not offsets:
+            return False
     try:
         await consumer.commit(offsets)  # type: ignore[call-arg]
     except CommitFailedError as exc:
@@ -152,24 +164,21 @@ async def commit_batch(message: KafkaMessage, records: Sequence[ConsumerRecord])
         log.warning("commit failed (%s); the batch will be seen again", exc)
         return False
     message.committed = True  # type: ignore[assignment]
-    return True
+    return not lost
+
+
+async def _hand_back(message: KafkaMessage) -> None:
+    """Rewind the batch's partitions so that its records are fetched again."""
+    try:
+        await message.nack()
+    except KafkaError as exc:
+        # IllegalStateError: a rebalance took a partition away; its new owner starts from the
+        # last committed offset anyway.
+        log.info("batch not rewound (%s); a rebalance moved its partitions", exc)
 
 
 def _is_transient(exc: BaseException) -> bool:
-    import asyncpg
-
-    transient = (
-        OSError,
-        asyncio.TimeoutError,
-        KafkaError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.TooManyConnectionsError,
-        asyncpg.SerializationError,
-        asyncpg.DeadlockDetectedError,
-    )
-    return isinstance(exc, transient)
+    return isinstance(exc, KafkaError) or is_transient_database_error(exc)
 
 
 @dataclass
@@ -192,38 +201,59 @@ class BatchRunner(Generic[M]):
         records = records_of(message)
         good, bad = decode_records(records, self.model)
         try:
-            if bad:
-                await self.send_dead_letters(bad)
             if good:
                 await self.apply(good)
+            if bad:
+                await self.send_dead_letters(bad)
         except asyncio.CancelledError:
-            await message.nack()
+            await _hand_back(message)
             raise
         except Exception as exc:
             self._failures += 1
-            transient = _is_transient(exc)
-            if transient or self._failures < self.max_attempts:
-                delay = min(0.2 * 2 ** min(self._failures, 6), 10.0)
-                log.warning(
-                    "%s: batch of %d failed (%s: %s); retrying in %.1fs",
-                    self.name,
-                    len(records),
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                    exc_info=not transient,
-                )
-                await message.nack()
-                await asyncio.sleep(delay)
+            if _is_transient(exc) or self._failures < self.max_attempts:
+                await self._retry_later(message, exc, len(records))
                 return
             log.exception(
-                "%s: batch failed %d times; sending it to dead letters", self.name, self._failures
+                "%s: batch failed %d times; applying its messages one by one",
+                self.name,
+                self._failures,
             )
-            await self.send_dead_letters(
-                [DeadLetter(record, f"{type(exc).__name__}: {exc}") for record in records]
-            )
+            try:
+                poison = await self._isolate(good)
+                await self.send_dead_letters([*bad, *poison])
+            except Exception as again:  # an outage meanwhile: try the whole batch later
+                await self._retry_later(message, again, len(records))
+                return
         self._failures = 0
         await commit_batch(message, records)
+
+    async def _retry_later(self, message: KafkaMessage, exc: Exception, size: int) -> None:
+        transient = _is_transient(exc)
+        delay = min(0.2 * 2 ** min(self._failures, 6), 10.0)
+        log.warning(
+            "%s: batch of %d failed (%s: %s); retrying in %.1fs",
+            self.name,
+            size,
+            type(exc).__name__,
+            exc,
+            delay,
+            exc_info=not transient,
+        )
+        await _hand_back(message)
+        await asyncio.sleep(delay)
+
+    async def _isolate(self, good: list[Decoded[M]]) -> list[DeadLetter]:
+        """Apply each message alone; return those that fail by themselves (the poison), so
+        that one bad message never takes the good ones of its batch to the dead letters."""
+        poison: list[DeadLetter] = []
+        for item in good:
+            try:
+                await self.apply([item])
+            except Exception as exc:
+                if _is_transient(exc):
+                    raise
+                poison.append(DeadLetter(item.record, f"{type(exc).__name__}: {exc}"))
+        return poison
 
     async def send_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         futures = []

@@ -11,7 +11,14 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 __all__ = [
     "AcceptedChange",
@@ -51,9 +58,32 @@ Entity = Literal["customer", "invoice", "payment_condition"]
 RunStatus = Literal["running", "completed", "failed", "system_error", "restarted"]
 
 
-class Message(BaseModel):
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False  # numbers, dates, ids, nested models (which check themselves)
+
+
+class _Model(BaseModel):
+    """Frozen, unknown fields ignored, and no NUL character in any text: PostgreSQL cannot
+    store one, so such a message is refused when decoded (and goes to the dead letters)
+    rather than failing every time it is applied."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    @model_validator(mode="after")
+    def _no_nul_characters(self) -> Any:
+        for name, value in self.__dict__.items():
+            if _holds_nul(value):
+                raise ValueError(f"{name} holds a NUL character (\\u0000), which is not text")
+        return self
+
+
+class Message(_Model):
     message_id: UUID = Field(default_factory=uuid4, description="Unique id of this message.")
 
 
@@ -99,9 +129,7 @@ class ValidationErrorEvent(Message):
 # --- internal topics -------------------------------------------------------------------------
 
 
-class RawRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class RawRecord(_Model):
     entity: Entity
     line: int = Field(description="Line in the source file (header is line 1).")
     data: dict[str, str] = Field(description="Raw source fields, DESIGN section 6 names.")
@@ -140,9 +168,7 @@ class ImportRunEvent(Message):
     occurred_at: UtcDatetime = Field(default_factory=utcnow)
 
 
-class AcceptedChange(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class AcceptedChange(_Model):
     entity: Entity
     key: str
     change: Literal["added", "updated", "closed", "blocked", "unblocked"]

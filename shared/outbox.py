@@ -85,12 +85,19 @@ class OutboxRelay:
                 await self._task
             self._task = None
 
-    async def _run(self, interval: float) -> None:
+    async def _run(self, interval: float, max_interval: float = 10.0) -> None:
+        delay = interval
         while True:
             try:
                 await self.flush()
+                delay = interval
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # keep relaying through outages
-                log.warning("outbox relay: %s: %s", type(exc).__name__, exc)
+            except Exception as exc:  # keep relaying through outages, backing off
+                log.warning(
+                    "outbox relay: %s: %s; next attempt in %.0fs", type(exc).__name__, exc, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_interval)
+                continue
             await asyncio.sleep(interval)

@@ -76,13 +76,16 @@ class ServiceRuntime:
         return self._relay
 
     async def open(self) -> None:
-        self._pool = await connect_pool(self.settings.require_database())
+        # A worker waits for its database however long it is away, rather than exit.
+        self._pool = await connect_pool(self.settings.require_database(), wait=None)
         await apply_migrations(self._pool)
         await ensure_topics(self.settings)
+        # Exists before the broker starts: a subscriber may get its first batch (and flush)
+        # before the after-startup hooks ran.
+        self._relay = OutboxRelay(self._pool, self.broker)
 
     async def start_relay(self) -> None:
-        self._relay = OutboxRelay(self.pool, self.broker)
-        self._relay.start()
+        self.relay.start()
 
     def spawn(self, coro: Awaitable[Any], name: str) -> None:
         task = asyncio.ensure_future(coro)

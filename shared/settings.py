@@ -11,9 +11,11 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["RUNTIME_FILE", "Settings"]
+__all__ = ["RUNTIME_FILE", "Settings", "redacted"]
 
 RUNTIME_FILE = "runtime.json"
 
@@ -22,6 +24,22 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def redacted(url: str | None) -> str | None:
+    """The URL with its password replaced by ***, fit for logs and reprs."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "***"  # not a URL we understand: show none of it
+    if not password:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
 
 
 def _whole(get: Callable[[str], str | None], name: str, default: int) -> int:
@@ -52,6 +70,19 @@ class Settings:
     invoice_grace_seconds: int = 3600
     smtp_sender: str = "creditflow <noreply@creditflow.local>"
     log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        # Passwords inside URLs never print; the API token is left out altogether.
+        shown = {
+            "database_url": redacted(self.database_url),
+            "smtp_url": redacted(self.smtp_url),
+        }
+        fields = ", ".join(
+            f"{f.name}={shown.get(f.name, getattr(self, f.name))!r}"
+            for f in dataclass_fields(self)
+            if f.repr
+        )
+        return f"Settings({fields})"
 
     @classmethod
     def from_env(

@@ -28,8 +28,7 @@ def build_app(settings: Settings, *, tick_seconds: float = 15.0) -> AsgiFastStre
         runtime.spawn(importer.keep_time(), "clock")
 
     async def stop_runs() -> None:
-        for task in list(importer.active.values()):
-            task.cancel()
+        await importer.hand_back_runs()
 
     app = build_service_app(runtime, after_start=[start_clock], before_stop=[stop_runs])
     app.state_importer = importer  # type: ignore[attr-defined]  # for tests and tools

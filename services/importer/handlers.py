@@ -15,6 +15,7 @@ from services.importer.logic import latest_due_moment
 from services.importer.reader import ChunkPublisher, publish_outstanding
 from services.importer.sources import SourceError, open_source
 from services.importer.store import ImportStore, Run
+from shared.db import retry_while_unavailable
 from shared.kafka import Decoded
 from shared.messages import ImportRequested, ImportRunEvent, encode
 from shared.service import ServiceRuntime
@@ -88,22 +89,49 @@ class Importer:
         publisher = ChunkPublisher(
             self.runtime.broker, self.runtime.topics.raw_records, run.administration_id, run.run_id
         )
+        # A database outage delays the run's bookkeeping; it does not fail the run.
+        what = f"run {run.run_id}"
         try:
             source = open_source(run.source)
             records = await publish_outstanding(source, publisher)
-            await self.store.mark_read(run, chunks=publisher.seq, records=records)
+            await retry_while_unavailable(
+                lambda: self.store.mark_read(run, chunks=publisher.seq, records=records),
+                what=what,
+            )
             log.info("run %s read: %d chunks, %s", run.run_id, publisher.seq, records)
         except asyncio.CancelledError:
             raise  # shutdown: the run is restarted by whichever importer finds it stale
         except (SourceError, ValueError) as exc:
             log.warning("run %s failed: %s", run.run_id, exc)
-            await self.store.end_run(run, status="failed", reason=str(exc))
+            failure = str(exc)
+            await retry_while_unavailable(
+                lambda: self.store.end_run(run, status="failed", reason=failure), what=what
+            )
         except Exception as exc:
             log.exception("run %s hit a system error", run.run_id)
-            await self.store.end_run(
-                run, status="system_error", reason=f"{type(exc).__name__}: {exc}"
+            reason = f"{type(exc).__name__}: {exc}"
+            await retry_while_unavailable(
+                lambda: self.store.end_run(run, status="system_error", reason=reason), what=what
             )
-        await self.runtime.relay.flush()
+        try:
+            await self.runtime.relay.flush()
+        except Exception as exc:  # the relay's own loop publishes them once it can
+            log.warning("run %s: events not relayed yet (%s)", run.run_id, exc)
+
+    async def hand_back_runs(self) -> None:
+        """Shutdown: stop reading and give the runs being read back at once (see
+        ImportStore.hand_back), before the broker and the database go."""
+        running = list(self.active.items())
+        for _, task in running:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in running), return_exceptions=True)
+        try:
+            for run_id, _ in running:
+                if await self.store.hand_back(run_id):
+                    log.info("run %s handed back: it starts again with the next importer", run_id)
+            await self.runtime.relay.flush()
+        except Exception as exc:  # an outage: the runs go stale and are restarted anyway
+            log.warning("runs not handed back (%s); they restart once stale", exc)
 
     # --- time ----------------------------------------------------------------------------
 

@@ -333,6 +333,41 @@ class ImportStore:
                 ids,
             )
 
+    async def hand_back(self, run_id: UUID) -> bool:
+        """An importer that stops while reading gives its run back at once: `restarted`,
+        queued as the follow-up, so the next importer starts it again without waiting for
+        it to go stale. False when the run was read (or ended) meanwhile."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            run = await conn.fetchrow(
+                "select run_id, request_id, administration_id, trigger, requested_by"
+                " from import_runs where run_id = $1 and status = 'running' and read_at is null"
+                " for update",
+                run_id,
+            )
+            if run is None:
+                return False
+            await self._restart(conn, run)
+            return True
+
+    async def _restart(self, conn: asyncpg.Connection, run: asyncpg.Record) -> None:
+        await self._lock_slot(conn, run["administration_id"])
+        await self._end(
+            conn,
+            run["run_id"],
+            status="restarted",
+            reason="the importer stopped while reading; the run starts again",
+        )
+        await conn.execute(
+            "update import_slots set follow_up_request_id = coalesce("
+            "follow_up_request_id, $2), follow_up_trigger = coalesce(follow_up_trigger,"
+            " $3), follow_up_requested_by = coalesce(follow_up_requested_by, $4)"
+            " where administration_id = $1",
+            run["administration_id"],
+            run["request_id"],
+            run["trigger"],
+            run["requested_by"],
+        )
+
     async def recover_abandoned_runs(
         self, *, stale_seconds: float, unconfirmed_seconds: float
     ) -> list[str]:
@@ -349,23 +384,7 @@ class ImportStore:
                 stale_seconds,
             )
             for run in abandoned:
-                await self._lock_slot(conn, run["administration_id"])
-                await self._end(
-                    conn,
-                    run["run_id"],
-                    status="restarted",
-                    reason="the importer stopped while reading; the run starts again",
-                )
-                await conn.execute(
-                    "update import_slots set follow_up_request_id = coalesce("
-                    "follow_up_request_id, $2), follow_up_trigger = coalesce(follow_up_trigger,"
-                    " $3), follow_up_requested_by = coalesce(follow_up_requested_by, $4)"
-                    " where administration_id = $1",
-                    run["administration_id"],
-                    run["request_id"],
-                    run["trigger"],
-                    run["requested_by"],
-                )
+                await self._restart(conn, run)
                 freed.append(run["administration_id"])
             unconfirmed = await conn.fetch(
                 "select run_id, administration_id, chunks from import_runs"
