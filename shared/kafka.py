@@ -48,8 +48,24 @@ M = TypeVar("M", bound=BaseModel)
 MAX_DEAD_LETTER_BYTES = 256 * 1024
 
 
+class ConcurrentStartBroker(KafkaBroker):
+    """A KafkaBroker whose consumers join their groups all at once.
+
+    FastStream starts subscribers one after another, and each start waits for its group
+    join (which a coordinator may delay by seconds); a service with several consumers then
+    starts in the sum of those waits instead of the longest one.
+    """
+
+    async def start(self) -> None:
+        await self.connect()
+        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        for publisher in self.publishers:
+            await publisher.start()
+        self.running = True
+
+
 def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
-    return KafkaBroker(
+    return ConcurrentStartBroker(
         settings.require_kafka(),
         client_id=client_id,
         enable_idempotence=settings.kafka_idempotence,

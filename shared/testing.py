@@ -184,12 +184,14 @@ async def eventually(
 
 @asynccontextmanager
 async def running(*apps: Any) -> AsyncIterator[None]:
-    """Run FastStream apps in this event loop (start hooks, broker, consumers)."""
-    started = []
+    """Run FastStream apps in this event loop (start hooks, broker, consumers), started
+    together so that their consumer-group joins overlap."""
+    outcomes = await asyncio.gather(*(app.start() for app in apps), return_exceptions=True)
+    started = [app for app, outcome in zip(apps, outcomes, strict=True) if outcome is None]
     try:
-        for app in apps:
-            await app.start()
-            started.append(app)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         yield
     finally:
         for app in reversed(started):
