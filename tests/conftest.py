@@ -77,3 +77,12 @@ async def settings(
     )
     await ensure_topics(settings)
     return settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n`), the fault tests share one worker: they kill, cut and
+    restart processes and are timed by their own deadlines, so they run one after another
+    while the rest of the suite runs beside them."""
+    for item in items:
+        if "faults" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("faults"))
