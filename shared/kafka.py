@@ -79,11 +79,19 @@ def make_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
     )
 
 
-async def ensure_topics(settings: Settings, topics: Sequence[str] | None = None) -> None:
-    """Create the topics that do not exist yet, with the configured partition count."""
+async def ensure_topics(
+    settings: Settings, topics: Sequence[str] | None = None, *, attempts: int | None = 60
+) -> None:
+    """Create the topics that do not exist yet, with the configured partition count.
+
+    Waits for the broker with backoff; `attempts=None` waits as long as it takes (a service
+    starting during a broker outage waits instead of exiting into a restart loop).
+    """
     names = list(topics) if topics is not None else Topics(settings.topic_prefix).all()
     delay = 0.2
-    for attempt in range(60):
+    attempt = 0
+    while True:
+        attempt += 1
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.require_kafka())
         try:
             await admin.start()
@@ -98,7 +106,7 @@ async def ensure_topics(settings: Settings, topics: Sequence[str] | None = None)
                     pass  # another process created it a moment ago
             return
         except (KafkaError, OSError) as exc:
-            if attempt == 59:
+            if attempts is not None and attempt >= attempts:
                 raise
             log.warning("broker not ready (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)

@@ -79,7 +79,7 @@ class ServiceRuntime:
         # A worker waits for its database however long it is away, rather than exit.
         self._pool = await connect_pool(self.settings.require_database(), wait=None)
         await apply_migrations(self._pool)
-        await ensure_topics(self.settings)
+        await ensure_topics(self.settings, attempts=None)  # wait out a broker outage
         # Exists before the broker starts: a subscriber may get its first batch (and flush)
         # before the after-startup hooks ran.
         self._relay = OutboxRelay(self._pool, self.broker)
