@@ -166,6 +166,7 @@ _FINDINGS_SQL = [
     """create temp table run_blocked on commit drop as
        select distinct entity, key from run_findings where severity = 'error'""",
     "create index on run_blocked (entity, key)",
+    "create index on run_findings (entity, key, code)",
     "analyze run_findings",
     "analyze run_blocked",
 ]
@@ -227,66 +228,68 @@ _CUSTOMERS_SQL = [
 ]
 
 # Invoices of a customer with an error are held back (R5), as are their own errors' invoices.
-_INVOICE_SOURCE_SQL = [
-    """create temp table inv_src on commit drop as
-       select s.invoice_number, s.customer_number, s.invoice_date::date as invoice_date,
-              s.due_date::date as due_date, upper(s.currency) as currency,
-              s.amount_total::numeric(14, 2) as amount_total,
-              s.amount_open::numeric(14, 2) as amount_open,
-              nullif(s.payment_condition, '') as payment_condition,
-              nullif(s.description, '') as description,
-              null::text as content_hash,
-              i.invoice_number is null as is_new, i.status as old_status,
-              i.content_hash as old_hash, i.customer_number as old_customer_number,
-              i.invoice_date as old_invoice_date, i.due_date as old_due_date,
-              i.amount_total as old_amount_total, i.payment_condition as old_payment_condition
-       from (select distinct on (invoice_number) * from staged_invoices
-             where run_id = $1::uuid order by invoice_number, line) s
-       left join invoices i
-            on i.administration_id = $2::text and i.invoice_number = s.invoice_number
-       where not exists (select 1 from run_ignored r
-                         where r.entity = 'invoice' and r.key = s.invoice_number)
-         and not exists (select 1 from run_blocked b
-                         where b.entity = 'invoice' and b.key = s.invoice_number)
-         and not exists (select 1 from run_blocked b
-                         where b.entity = 'customer' and b.key = s.customer_number)""",
-    "analyze inv_src",
-]
+# Fixed fields keep the values they were first loaded with; src_* hold the source's values.
+_INVOICE_SOURCE_SQL = """
+create temp table inv_src on commit drop as
+select t.*, md5(concat_ws(chr(31), t.customer_number, t.invoice_date, t.due_date, t.currency,
+              t.amount_total, t.amount_open, t.payment_condition, t.description)) as content_hash
+from (
+    select s.invoice_number,
+           case when i.invoice_number is null then s.customer_number
+                else i.customer_number end as customer_number,
+           case when i.invoice_number is null then s.invoice_date::date
+                else i.invoice_date end as invoice_date,
+           case when i.invoice_number is null then s.due_date::date
+                else i.due_date end as due_date,
+           upper(s.currency) as currency,
+           case when i.invoice_number is null then s.amount_total::numeric(14, 2)
+                else i.amount_total end as amount_total,
+           s.amount_open::numeric(14, 2) as amount_open,
+           case when i.invoice_number is null then nullif(s.payment_condition, '')
+                else i.payment_condition end as payment_condition,
+           nullif(s.description, '') as description,
+           i.invoice_number is null as is_new, i.status as old_status, i.content_hash as old_hash,
+           s.customer_number as src_customer_number, s.invoice_date::date as src_invoice_date,
+           s.due_date::date as src_due_date, s.amount_total::numeric(14, 2) as src_amount_total,
+           nullif(s.payment_condition, '') as src_payment_condition
+    from (select distinct on (invoice_number) * from staged_invoices
+          where run_id = $1::uuid order by invoice_number, line) s
+    left join invoices i
+         on i.administration_id = $2::text and i.invoice_number = s.invoice_number
+    where not exists (select 1 from run_ignored r
+                      where r.entity = 'invoice' and r.key = s.invoice_number)
+      and not exists (select 1 from run_blocked b
+                      where b.entity = 'invoice' and b.key = s.invoice_number)
+      and not exists (select 1 from run_blocked b
+                      where b.entity = 'customer' and b.key = s.customer_number)
+) t
+"""
 
 _FIXED_CHANGES_SQL = """
 select invoice_number,
        array_remove(array[
-           case when customer_number is distinct from old_customer_number
+           case when src_customer_number is distinct from customer_number
                 then 'customer_number' end,
-           case when invoice_date is distinct from old_invoice_date then 'invoice_date' end,
-           case when due_date is distinct from old_due_date then 'due_date' end,
-           case when amount_total is distinct from old_amount_total then 'amount_total' end,
-           case when payment_condition is distinct from old_payment_condition
+           case when src_invoice_date is distinct from invoice_date then 'invoice_date' end,
+           case when src_due_date is distinct from due_date then 'due_date' end,
+           case when src_amount_total is distinct from amount_total then 'amount_total' end,
+           case when src_payment_condition is distinct from payment_condition
                 then 'payment_condition' end
        ], null) as fields,
        jsonb_build_object(
-           'customer_number', jsonb_build_array(old_customer_number, customer_number),
-           'invoice_date', jsonb_build_array(old_invoice_date, invoice_date),
-           'due_date', jsonb_build_array(old_due_date, due_date),
-           'amount_total', jsonb_build_array(old_amount_total::text, amount_total::text),
-           'payment_condition', jsonb_build_array(old_payment_condition, payment_condition)
+           'customer_number', jsonb_build_array(customer_number, src_customer_number),
+           'invoice_date', jsonb_build_array(invoice_date, src_invoice_date),
+           'due_date', jsonb_build_array(due_date, src_due_date),
+           'amount_total', jsonb_build_array(amount_total::text, src_amount_total::text),
+           'payment_condition', jsonb_build_array(payment_condition, src_payment_condition)
        ) as values
 from inv_src
-where not is_new and (customer_number is distinct from old_customer_number
-    or invoice_date is distinct from old_invoice_date or due_date is distinct from old_due_date
-    or amount_total is distinct from old_amount_total
-    or payment_condition is distinct from old_payment_condition)
+where not is_new and (src_customer_number is distinct from customer_number
+    or src_invoice_date is distinct from invoice_date or src_due_date is distinct from due_date
+    or src_amount_total is distinct from amount_total
+    or src_payment_condition is distinct from payment_condition)
 """
 
-_INVOICE_EFFECTIVE_SQL = [
-    # Fixed fields keep the values they were first loaded with.
-    """update inv_src set customer_number = old_customer_number,
-              invoice_date = old_invoice_date, due_date = old_due_date,
-              amount_total = old_amount_total, payment_condition = old_payment_condition
-       where not is_new""",
-    """update inv_src set content_hash = md5(concat_ws(chr(31), customer_number, invoice_date,
-              due_date, currency, amount_total, amount_open, payment_condition, description))""",
-]
 _INVOICE_UPSERT_SQL = [
     """insert into invoices (administration_id, invoice_number, customer_number, invoice_date,
                            due_date, currency, amount_total, amount_open, payment_condition,
@@ -334,29 +337,27 @@ returning i.invoice_number
 
 _ERROR_ID = "md5(concat_ws(chr(31), {admin}, {entity}, {key}, {code}))::uuid"
 
-_RAISE_SQL = [
-    """create temp table open_before on commit drop as
-       select error_id from validation_errors
-       where administration_id = $2::text and status = 'open'""",
-    f"""insert into validation_errors (error_id, administration_id, entity, key, code, field,
-                                     value, severity, message, status, run_id, raised_at)
-        select {_ERROR_ID.format(admin="$2::text", entity="f.entity", key="f.key", code="f.code")},
-               $2, f.entity, f.key, f.code, f.field, f.value, f.severity, f.message, 'open', $1,
-               now()
-        from run_findings f
-        on conflict (administration_id, entity, key, code) do update set
-            field = excluded.field, value = excluded.value, severity = excluded.severity,
-            message = excluded.message, status = 'open', resolution = null, resolved_at = null,
-            run_id = case when validation_errors.status = 'open'
-                          then validation_errors.run_id else excluded.run_id end,
-            raised_at = case when validation_errors.status = 'open'
-                             then validation_errors.raised_at else now() end""",
-]
-_NEWLY_RAISED_SQL = """
-select v.* from validation_errors v
-join run_findings f on f.entity = v.entity and f.key = v.key and f.code = v.code
-where v.administration_id = $1
-  and not exists (select 1 from open_before o where o.error_id = v.error_id)
+# An open error already saying the same is left alone (no write); what is written is either
+# raised now (its run_id becomes this run's) or an open error whose wording changed.
+_RAISE_SQL = f"""
+insert into validation_errors (error_id, administration_id, entity, key, code, field, value,
+                               severity, message, status, run_id, raised_at)
+select {_ERROR_ID.format(admin="$2::text", entity="f.entity", key="f.key", code="f.code")},
+       $2, f.entity, f.key, f.code, f.field, f.value, f.severity, f.message, 'open', $1, now()
+from run_findings f
+where not exists (select 1 from validation_errors v
+                  where v.administration_id = $2::text and v.entity = f.entity
+                    and v.key = f.key and v.code = f.code and v.status = 'open'
+                    and v.field = f.field and v.value = f.value
+                    and v.severity = f.severity and v.message = f.message)
+on conflict (administration_id, entity, key, code) do update set
+    field = excluded.field, value = excluded.value, severity = excluded.severity,
+    message = excluded.message, status = 'open', resolution = null, resolved_at = null,
+    run_id = case when validation_errors.status = 'open'
+                  then validation_errors.run_id else excluded.run_id end,
+    raised_at = case when validation_errors.status = 'open'
+                     then validation_errors.raised_at else now() end
+returning validation_errors.*
 """
 _RESOLVE_SQL = """
 update validation_errors v set status = 'resolved', resolved_at = now(), resolution = case
@@ -378,18 +379,18 @@ returning v.*
 _BLOCKED_COUNTS_SQL = """
 select 'customer' as entity, count(distinct s.customer_number) as n from staged_customers s
 where s.run_id = $1::uuid
-  and exists (select 1 from run_blocked b where b.entity = 'customer' and b.key = s.customer_number)
+  and s.customer_number in (select b.key from run_blocked b where b.entity = 'customer')
 union all
 select 'payment_condition', count(distinct s.code) from staged_payment_conditions s
 where s.run_id = $1::uuid
-  and exists (select 1 from run_blocked b where b.entity = 'payment_condition' and b.key = s.code)
+  and s.code in (select b.key from run_blocked b where b.entity = 'payment_condition')
 union all
 select 'invoice', count(distinct s.invoice_number) from staged_invoices s
 where s.run_id = $1::uuid
   and not exists (select 1 from run_ignored r
                   where r.entity = 'invoice' and r.key = s.invoice_number)
-  and exists (select 1 from run_blocked b where (b.entity = 'invoice' and b.key = s.invoice_number)
-              or (b.entity = 'customer' and b.key = s.customer_number))
+  and (s.invoice_number in (select b.key from run_blocked b where b.entity = 'invoice')
+       or s.customer_number in (select b.key from run_blocked b where b.entity = 'customer'))
 """
 
 _OUTCOME_SQL = """
@@ -503,15 +504,20 @@ class ValidatorStore:
     async def _load(self, conn: asyncpg.Connection, run: asyncpg.Record) -> RunOutcome:
         run_id, admin = run["run_id"], run["administration_id"]
         outcome = RunOutcome(run_id, admin)
-        await _run_all(conn, _IGNORED_SQL, run_id, admin)
+        # Every statement below works on whole sets (the run, the administration): hash joins
+        # and room for them, whatever stale statistics of the staging tables suggest.
+        await conn.execute("set local work_mem = '64MB'; set local enable_nestloop = off; set local jit = off")
+        has_entries = await conn.fetchval(
+            "select exists (select 1 from ignore_entries where administration_id = $1)", admin
+        )
+        await _run_all(conn, _IGNORED_SQL if has_entries else _IGNORED_SQL[:1], run_id, admin)
         await _run_all(conn, _UNREFERENCED_SQL, run_id)
         await self._add_cross_record_findings(conn, run_id, admin)
         await _run_all(conn, _FINDINGS_SQL, run_id)
         await _run_all(conn, _PAYMENT_CONDITIONS_SQL, run_id, admin)
         await _run_all(conn, _CUSTOMERS_SQL, run_id, admin)
-        await _run_all(conn, _INVOICE_SOURCE_SQL, run_id, admin)
+        await _run_all(conn, [_INVOICE_SOURCE_SQL], run_id, admin)
         await self._add_fixed_field_warnings(conn, admin)
-        await _run_all(conn, _INVOICE_EFFECTIVE_SQL, run_id, admin)
         counts = {
             "payment_condition": await _outcome(conn, "pc_src", ""),
             "customer": await _outcome(conn, "cust_src", "or old_status <> 'active'"),
@@ -519,8 +525,9 @@ class ValidatorStore:
         }
         changes = await self._changes(conn)
         await _run_all(conn, _INVOICE_UPSERT_SQL, run_id, admin)
-        blocked_customers = await conn.fetch(_BLOCK_CUSTOMERS_SQL, admin)
-        blocked_invoices = await conn.fetch(_BLOCK_INVOICES_SQL, admin)
+        # Without entries nothing is ignored, so nothing is to be blocked either.
+        blocked_customers = await conn.fetch(_BLOCK_CUSTOMERS_SQL, admin) if has_entries else []
+        blocked_invoices = await conn.fetch(_BLOCK_INVOICES_SQL, admin) if has_entries else []
         closed = await conn.fetch(_CLOSE_SQL, run_id, admin)
         changes += [
             AcceptedChange(entity="customer", key=r["customer_number"], change="blocked")
@@ -667,8 +674,8 @@ class ValidatorStore:
     async def _error_lifecycle(
         self, conn: asyncpg.Connection, run_id: UUID, admin: str
     ) -> list[ValidationErrorEvent]:
-        await _run_all(conn, _RAISE_SQL, run_id, admin)
-        raised = await conn.fetch(_NEWLY_RAISED_SQL, admin)
+        written = await conn.fetch(_RAISE_SQL, run_id, admin)
+        raised = [row for row in written if row["run_id"] == run_id]
         resolved = await conn.fetch(_RESOLVE_SQL, run_id, admin)
         events = [_error_event(row, "raised", run_id) for row in raised]
         events += [_error_event(row, "resolved", run_id) for row in resolved]
