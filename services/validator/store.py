@@ -493,24 +493,50 @@ class ValidatorStore:
             wanted[entity][key] = source_hash
         if not any(wanted.values()):
             return set()
-        # Lookups by primary key (a status condition here would lure the planner to the
-        # partial index of open invoices and a filter over all of them); compared here.
-        rows = await self._pool.fetch(
-            """select 'customer' as entity, customer_number as key, source_hash,
-                      status = 'active' as usable
-               from customers where administration_id = $1 and customer_number = any($2::text[])
-               union all
-               select 'invoice', invoice_number, source_hash, status = 'open'
-               from invoices where administration_id = $1 and invoice_number = any($3::text[])""",
-            admin,
-            list(wanted["customer"]),
-            list(wanted["invoice"]),
-        )
+        # One primary-key probe per key, planned anew each time: a plan cached while the
+        # administration had nothing loaded scanned all of its rows per key once it had
+        # (tens of seconds per batch), and so did a filter by an array of thousands of keys.
+        # Knowing is only a shortcut: should the lookup still take long, everything is
+        # validated as if nothing were known.
+        try:
+            rows = await self._probe_loaded(admin, wanted)
+        except asyncpg.QueryCanceledError:
+            keys = sum(map(len, wanted.values()))
+            log.warning("looking up %d loaded source hashes timed out; validating all", keys)
+            return set()
         return {
             (row["entity"], row["key"], row["source_hash"])
             for row in rows
             if row["usable"] and wanted[row["entity"]].get(row["key"]) == row["source_hash"]
         }
+
+    async def _probe_loaded(
+        self, admin: str, wanted: dict[str, dict[str, str]]
+    ) -> list[asyncpg.Record]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "set local statement_timeout = '3s';"
+                " set local plan_cache_mode = force_custom_plan;"
+                " set local enable_seqscan = off; set local enable_bitmapscan = off;"
+                " set local enable_hashjoin = off; set local enable_mergejoin = off"
+            )
+            return await conn.fetch(
+                """select 'customer' as entity, c.customer_number as key, c.source_hash,
+                          c.status = 'active' as usable
+                   from unnest($2::text[]) k(key)
+                   cross join lateral (select * from customers
+                                       where administration_id = $1 and customer_number = k.key
+                                       limit 1) c
+                   union all
+                   select 'invoice', i.invoice_number, i.source_hash, i.status = 'open'
+                   from unnest($3::text[]) k(key)
+                   cross join lateral (select * from invoices
+                                       where administration_id = $1 and invoice_number = k.key
+                                       limit 1) i""",
+                admin,
+                list(wanted["customer"]),
+                list(wanted["invoice"]),
+            )
 
     async def stage_chunks(
         self, chunks: Mapping[tuple[UUID, int], tuple[int, StagedBatch]]
@@ -596,9 +622,11 @@ class ValidatorStore:
         outcome = RunOutcome(run_id, admin)
         # Every statement below works on whole sets (the run, the administration): hash joins
         # and room for them, whatever stale statistics of the staging tables suggest (and no
-        # JIT, which the cost of a refused nested loop would otherwise switch on).
+        # JIT, which the cost of a refused nested loop would otherwise switch on). Plans are
+        # made for this run's sizes, never taken from the cache of an earlier, smaller run.
         await conn.execute(
-            "set local work_mem = '256MB'; set local enable_nestloop = off; set local jit = off"
+            "set local work_mem = '256MB'; set local enable_nestloop = off; set local jit = off;"
+            " set local plan_cache_mode = force_custom_plan"
         )
         has_entries = await conn.fetchval(
             "select exists (select 1 from ignore_entries where administration_id = $1)", admin

@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from services.validator import staging
 from services.validator.rules import Finding
+from services.validator.store import ValidatorStore
 from shared.settings import Settings
 from tests.integration.importing import ImportHarness, customer, import_services, invoice
 
@@ -172,3 +174,28 @@ async def test_a_reopened_or_fixed_field_changed_invoice_is_not_taken_as_unchang
         run = await h.run_import()
         assert set(await h.errors()) == set()
         assert run["counts"]["invoice"]["unchanged"] == 2
+
+
+async def test_a_lookup_that_times_out_only_means_everything_is_validated(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validated: list[str] = []
+    real = staging._VALIDATE["customer"]
+
+    def counting(row: Any) -> list[Finding]:
+        validated.append(row["customer_number"])
+        return real(row)
+
+    async def too_slow(self: ValidatorStore, *args: Any) -> Any:
+        raise asyncpg.QueryCanceledError("canceling statement due to statement timeout")
+
+    monkeypatch.setitem(staging._VALIDATE, "customer", counting)
+    async with import_services(settings, tmp_path / "export") as h:
+        h.ledger.customers = [customer("C1"), customer("C2")]
+        h.ledger.invoices = [invoice("F1", "C1"), invoice("F2", "C2")]
+        await h.run_import()
+        monkeypatch.setattr(ValidatorStore, "_probe_loaded", too_slow)
+        validated.clear()
+        run = await h.run_import()
+        assert sorted(validated) == ["C1", "C2"]
+        assert run["counts"]["customer"]["unchanged"] == 2
