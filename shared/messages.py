@@ -137,6 +137,13 @@ class RawRecord(_Model):
     data: dict[str, str] = Field(description="Raw source fields, DESIGN section 6 names.")
 
 
+def _refuse_nul_in_table(columns: list[str], values: list[list[str]]) -> None:
+    # One scan over all values: a chunk holds thousands, checked one by one they cost about
+    # as much as decoding the chunk.
+    if "\x00" in "".join(chain(columns, chain.from_iterable(values))):
+        raise ValueError("a value holds a NUL character (\\u0000), which is not text")
+
+
 class RecordTable(_Model):
     """Records of one entity as a table: the column names once, then one row of values per
     record (extension, see docs/import-and-validation.md). Row i is the record on line
@@ -147,12 +154,19 @@ class RecordTable(_Model):
     lines: list[int] = Field(description="Line of each row in the source file (header is 1).")
     values: list[list[str]] = Field(description="One list of values per row, in column order.")
 
+    @classmethod
+    def of_rows(
+        cls, entity: Entity, columns: list[str], lines: list[int], values: list[list[str]]
+    ) -> RecordTable:
+        """A table built from rows that already fit its columns (each row one str per
+        column, as a source yields them): only the NUL check runs, not the per-value type
+        checks, which would cost about as much as reading the rows."""
+        _refuse_nul_in_table(columns, values)
+        return cls.model_construct(entity=entity, columns=columns, lines=lines, values=values)
+
     @model_validator(mode="after")
-    def _no_nul_characters(self) -> Any:
-        # One scan over all values: a chunk holds thousands, checked one by one they cost
-        # about as much as decoding the chunk.
-        if "\x00" in "".join(chain(self.columns, chain.from_iterable(self.values))):
-            raise ValueError("a value holds a NUL character (\\u0000), which is not text")
+    def _no_nul_characters(self) -> RecordTable:
+        _refuse_nul_in_table(self.columns, self.values)
         return self
 
     @model_validator(mode="after")

@@ -42,9 +42,7 @@ def chunk_message(
         administration_id=administration_id,
         run_id=run_id,
         seq=seq,
-        table=RecordTable(
-            entity=entity, columns=list(columns), lines=[row.line for row in rows], values=values
-        ),
+        table=RecordTable.of_rows(entity, list(columns), [row.line for row in rows], values),
     )
 
 

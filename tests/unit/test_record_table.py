@@ -81,3 +81,14 @@ def test_a_table_that_does_not_hold_together_is_refused(
     raw = {"administration_id": "acme", "run_id": str(RUN), "seq": 0, "table": table(**changes)}
     with pytest.raises(ValidationError, match=reason):
         RecordsRead.model_validate_json(json.dumps(raw))
+
+
+def test_a_table_built_from_source_rows_equals_the_checked_one() -> None:
+    fields = table()
+    built = RecordTable.of_rows("payment_condition", COLUMNS, [2, 3], fields["values"])  # type: ignore[arg-type]
+    assert built == RecordTable.model_validate(fields)
+
+
+def test_a_table_built_from_source_rows_still_refuses_a_nul_character() -> None:
+    with pytest.raises(ValueError, match="NUL character"):
+        RecordTable.of_rows("payment_condition", COLUMNS, [2], [["30D", "3\x00", "30"]])
