@@ -197,10 +197,6 @@ class RecordsRead(Message):
     )
     read_at: UtcDatetime = Field(default_factory=utcnow)
 
-    def size(self) -> int:
-        """How many records the chunk holds."""
-        return len(self.records) + (len(self.table.lines) if self.table is not None else 0)
-
 
 class ImportRunEvent(Message):
     """`{prefix}import-runs`: the lifecycle of a run.
