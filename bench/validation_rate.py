@@ -5,7 +5,8 @@
 Prints one line, records per second of one core for each stage of the path a record takes:
 read_per_s (parse the export), encode_per_s (cut into chunks and serialise, as the importer
 publishes), decode_per_s (decode a consumed chunk into records, as the validator does) next to
-json_loads_per_s (plain json.loads of the same bytes, the raw limit of decoding),
+json_loads_per_s (plain json.loads of the same bytes, the raw limit of decoding) and to
+encode_objects_per_s / decode_objects_per_s (the older form, one object per record),
 invoices_per_s and customers_cold_per_s / customers_warm_per_s (the rules alone; cold with
 every cache empty, warm as a daily re-import sees them) and stage_per_s (validation plus
 staging rows, cold, for all records).
@@ -32,7 +33,7 @@ from services.importer.sources import FilesSource, SourceRow
 from services.validator import rules
 from services.validator.decode import records_of
 from services.validator.staging import stage_records
-from shared.messages import RecordsRead, encode
+from shared.messages import RawRecord, RecordsRead, encode
 
 
 def clear_caches() -> None:
@@ -81,7 +82,25 @@ def main(args: argparse.Namespace) -> dict[str, object]:
             for seq, (entity, rows) in enumerate(chunks)
         ]
 
+    def encode_objects() -> list[bytes]:
+        # The older wire form, one RawRecord object per record, for comparison.
+        return [
+            encode(
+                RecordsRead(
+                    administration_id="bench",
+                    run_id=run_id,
+                    seq=seq,
+                    records=[
+                        RawRecord(entity=entity, line=r.line, data=r.data)  # type: ignore[arg-type]
+                        for r in rows
+                    ],
+                )
+            )
+            for seq, (entity, rows) in enumerate(chunks)
+        ]
+
     messages = encode_all()
+    objects = encode_objects()
     decoded = [records_of(RecordsRead.model_validate_json(m)) for m in messages]
     return {
         "records": records,
@@ -91,6 +110,10 @@ def main(args: argparse.Namespace) -> dict[str, object]:
             records, lambda: [records_of(RecordsRead.model_validate_json(m)) for m in messages]
         ),
         "json_loads_per_s": rate(records, lambda: [json.loads(m) for m in messages]),
+        "encode_objects_per_s": rate(records, encode_objects),
+        "decode_objects_per_s": rate(
+            records, lambda: [records_of(RecordsRead.model_validate_json(m)) for m in objects]
+        ),
         "invoices_per_s": rate(
             len(invoices), lambda: [rules.validate_invoice(r.data) for r in invoices]
         ),
@@ -101,6 +124,7 @@ def main(args: argparse.Namespace) -> dict[str, object]:
         / _timed(lambda: [rules.validate_customer(r.data) for r in customers]),
         "stage_per_s": rate(records, lambda: [stage_records(run_id, c) for c in decoded]),  # type: ignore[arg-type]
         "bytes_per_record": sum(map(len, messages)) / records,
+        "bytes_per_record_objects": sum(map(len, objects)) / records,
     }
 
 
