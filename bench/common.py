@@ -235,10 +235,11 @@ async def register(settings: Settings, admin_id: str, export: Path) -> None:
 async def warm_up(settings: Settings, work: Path) -> None:
     """Run a tiny import first: the first run waits for consumer-group joins, and benchmarks
     measure a warm system."""
-    warmup = work / "warmup"
+    admin_id = f"warmup-{uuid4().hex[:8]}"
+    warmup = work / admin_id
     export_for(warmup, open_invoices=10, customers=3)
-    await register(settings, "warmup", warmup)
-    await import_and_wait(settings, "warmup")
+    await register(settings, admin_id, warmup)
+    await import_and_wait(settings, admin_id)
 
 
 async def import_and_wait(
@@ -333,7 +334,7 @@ def figures(**values: Any) -> str:
 
 def report(result: dict[str, Any], last: tuple[str, ...]) -> str:
     """One line: every figure, with the headline ones (`last`, ending with the ratio) last."""
-    rest = {k: v for k, v in result.items() if k not in last and not isinstance(v, dict)}
+    rest = {k: v for k, v in result.items() if k not in last and not isinstance(v, dict | list)}
     return figures(**rest, **{k: result[k] for k in last})
 
 
