@@ -37,10 +37,12 @@ HEADLINE = ("records_per_s", "pg_upsert_raw_per_s", "ratio")
 
 
 async def raw_limits(p: Parts, export: Path) -> dict[str, float]:
+    """The raw limits for the export's outstanding records, and how many there are."""
     raw = outstanding(export)
     pg, _ = await pg_upsert_rate(p.settings, raw)
     produce, consume = await broker_rates(p.settings, raw)
     return {
+        "expected_records": raw.record_count,
         "pg_upsert_raw_per_s": pg,
         "broker_produce_raw_per_s": produce,
         "broker_consume_raw_per_s": consume,
@@ -71,10 +73,12 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         export_for(export, open_invoices=args.invoices, customers=customers_for(args))
         limits = await raw_limits(p, export)
         result = await full_import(p, export, args.validators)
+        records = result.pop("records")
         return {
+            "records": records,
+            **limits,
             **result,
             "validators": args.validators,
-            **limits,
             "ratio": result["records_per_s"] / limits["pg_upsert_raw_per_s"],  # type: ignore[operator]
         }
 

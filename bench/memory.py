@@ -54,7 +54,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                 open_invoices=round(args.invoices * (1 - PAID_RATIO)),
                 customers=args.customers,
             )
-            raw_pg, _ = await pg_upsert_rate(p.settings, outstanding(export))
+            raw = outstanding(export)
+            raw_pg, _ = await pg_upsert_rate(p.settings, raw)
             await register(p.settings, "bench", export)
             async with running(p, ["importer", "validator"]) as started:
                 with PeakRss({s.name: s.process for s in started}) as services:
@@ -68,6 +69,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     return {
         "export_invoices": args.invoices,
         "records": records,
+        "expected_records": raw.record_count,
         "invoices_loaded": loaded["invoices"],
         "seconds": run["elapsed"],
         "records_per_s": records / run["elapsed"],

@@ -15,8 +15,11 @@ the outbox) and none is handed to an SMTP server. An e-mail that is sent costs i
 transaction on top of that (docs/notifier.md: a pause is in force the moment it returns), and
 its SMTP exchange; that is not what this measures.
 
-Prints one line: the run's seconds, the due reminders it selected and recorded, the selection
-alone (one statement, timed again after the run), the import's seconds for the same data, and
+Prints one line: the due reminders recorded, the seconds from the run's start until the outbox
+relay had published every event of it (events_published_s, polled every 0.2 s), the selection
+alone (one statement, timed again after the run, rows built as the run builds them), the due
+count by the rule written out in Python (expected_due, a check), then the run's seconds, the
+due reminders it selected, the import's seconds for the same data, and
 ratio = reminder_run_s / import_s (target: < 0.1).
 """
 
@@ -52,6 +55,7 @@ from common import (
 )
 from import_throughput import full_import
 
+from services.notifier.logic import Plan, next_reminder
 from services.notifier.store import NotifierStore
 from shared.topics import Topics
 
@@ -101,27 +105,74 @@ async def selection(p: Parts, admin_id: str) -> tuple[float, int]:
         await pool.close()
 
 
+async def expected_due(p: Parts, admin_id: str) -> int:
+    """The due reminders by the rule written out (logic.next_reminder), counted in Python over
+    the open invoices: what the run's one statement must select."""
+    conn = await asyncpg.connect(p.settings.database_url)
+    try:
+        plans = {
+            row["condition_code"]: Plan(
+                row["first_after_days"],
+                row["interval_days"],
+                row["reminder_count"],
+                row["final_notice"],
+            )
+            for row in await conn.fetch(
+                "select * from dunning_plans where administration_id = $1", admin_id
+            )
+        }
+        invoices = await conn.fetch(
+            "select payment_condition, due_date from invoices where administration_id = $1"
+            " and status in ('open', 'blocked') and amount_open > 0",
+            admin_id,
+        )
+    finally:
+        await conn.close()
+    return sum(
+        next_reminder(
+            plans.get(i["payment_condition"], plans["default"]),
+            i["due_date"],
+            sent_level=0,
+            last_sent_on=None,
+            as_of=AS_OF,
+        )
+        is not None
+        for i in invoices
+    )
+
+
 async def reminder_run(p: Parts, admin_id: str) -> dict[str, Any]:
     async with running(p, ["notifier"], warm=False) as (notifier,):
         await caught_up(notifier, f"{p.settings.topic_prefix}accepted-updates")
         answer = json.loads(
             cli(p, "remind", admin_id, "--as-of", AS_OF.isoformat(), "--wait", "--json")
         )
-    conn = await asyncpg.connect(p.settings.database_url)
-    try:
-        row = await conn.fetchrow(
-            "select status, reason, counts, extract(epoch from finished_at - started_at) as s,"
-            " (select count(*) from notifications where administration_id = $2) as recorded"
-            " from reminder_runs where request_id = $1",
-            answer["request_id"],
-            admin_id,
-        )
-    finally:
-        await conn.close()
+        conn = await asyncpg.connect(p.settings.database_url)
+        try:
+            # The run's events leave through the outbox after it; wait until they all left.
+            while True:
+                if not await conn.fetchval("select count(*) from outbox"):
+                    break
+                await asyncio.sleep(0.2)
+            row = await conn.fetchrow(
+                "select status, reason, counts, extract(epoch from finished_at - started_at) as s,"
+                " extract(epoch from clock_timestamp() - started_at) as published_s,"
+                " (select count(*) from notifications where administration_id = $2) as recorded"
+                " from reminder_runs where request_id = $1",
+                answer["request_id"],
+                admin_id,
+            )
+        finally:
+            await conn.close()
     if row["status"] != "completed":
         raise SystemExit(f"reminder run ended {row['status']}: {row['reason']}")
     counts = json.loads(row["counts"]) if isinstance(row["counts"], str) else row["counts"]
-    return {"seconds": float(row["s"]), "counts": counts, "recorded": row["recorded"]}
+    return {
+        "seconds": float(row["s"]),
+        "published_s": float(row["published_s"]),
+        "counts": counts,
+        "recorded": row["recorded"],
+    }
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:
@@ -130,6 +181,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         export_for(export, open_invoices=args.invoices, customers=customers_for(args))
         imported = await full_import(p, export, validators=1)
         cli(p, "plan", "set", "bench", "30D", "--first", "14", "--interval", "7", "--count", "2")
+        expected = await expected_due(p, "bench")
         run = await reminder_run(p, "bench")
         select_s, selected_again = await selection(p, "bench")
         return {
@@ -137,8 +189,10 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             "recorded": run["recorded"],
             "suppressed": run["counts"].get("suppressed", 0),
             "sent": run["counts"].get("sent", 0),
+            "events_published_s": run["published_s"],
             "select_s": select_s,
             "selected_again": selected_again,
+            "expected_due": expected,
             "reminder_run_s": run["seconds"],
             "selected": run["counts"].get("due", 0),
             "import_s": imported["seconds"],
