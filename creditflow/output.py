@@ -10,6 +10,7 @@ from typing import Any
 
 __all__ = [
     "CommandError",
+    "add_wait_options",
     "positive_number",
     "print_json",
     "print_result",
@@ -30,6 +31,19 @@ def positive_number(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} must be a number above 0")
     return value
+
+
+def add_wait_options(command: argparse.ArgumentParser) -> None:
+    """`--wait`, `--timeout SECONDS` and `--json`, for commands that request a run."""
+    command.add_argument("--wait", action="store_true", help="follow the run to its end")
+    command.add_argument(
+        "--timeout",
+        type=positive_number,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long --wait waits (default 600)",
+    )
+    command.add_argument("--json", action="store_true", help="print JSON")
 
 
 def print_json(value: Any) -> None:

@@ -149,9 +149,7 @@ class SmtpSink:
         # new; make them here, so that a sink started in an existing directory keeps mail.
         for sub in ("tmp", "new", "cur"):
             (self.maildir / sub).mkdir(parents=True, exist_ok=True)
-        self._controller = Controller(
-            Mailbox(self.maildir), hostname="127.0.0.1", port=self.port
-        )
+        self._controller = Controller(Mailbox(self.maildir), hostname="127.0.0.1", port=self.port)
         self._controller.start()
         log.info("embedded SMTP sink on %s, mail kept in %s", self.url, self.maildir)
         return self

@@ -8,6 +8,7 @@ and an ISO-8601 UTC timestamp. Consumers ignore unknown fields. `ImportRequested
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from itertools import chain
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -30,6 +31,7 @@ __all__ = [
     "Message",
     "NotificationRecorded",
     "RawRecord",
+    "RecordTable",
     "RecordsRead",
     "ReminderRunRequested",
     "UpdatesAccepted",
@@ -135,13 +137,64 @@ class RawRecord(_Model):
     data: dict[str, str] = Field(description="Raw source fields, DESIGN section 6 names.")
 
 
+def _refuse_nul_in_table(columns: list[str], values: list[list[str]]) -> None:
+    # One scan over all values: a chunk holds thousands, checked one by one they cost about
+    # as much as decoding the chunk.
+    if "\x00" in "".join(chain(columns, chain.from_iterable(values))):
+        raise ValueError("a value holds a NUL character (\\u0000), which is not text")
+
+
+class RecordTable(_Model):
+    """Records of one entity as a table: the column names once, then one row of values per
+    record (extension, see docs/import-and-validation.md). Row i is the record on line
+    `lines[i]` whose `data` maps `columns` to `values[i]`."""
+
+    entity: Entity
+    columns: list[str] = Field(description="Raw source fields, DESIGN section 6 names.")
+    lines: list[int] = Field(description="Line of each row in the source file (header is 1).")
+    values: list[list[str]] = Field(description="One list of values per row, in column order.")
+
+    @classmethod
+    def of_rows(
+        cls, entity: Entity, columns: list[str], lines: list[int], values: list[list[str]]
+    ) -> RecordTable:
+        """A table built from rows that already fit its columns (each row one str per
+        column, as a source yields them): only the NUL check runs, not the per-value type
+        checks, which would cost about as much as reading the rows."""
+        _refuse_nul_in_table(columns, values)
+        return cls.model_construct(entity=entity, columns=columns, lines=lines, values=values)
+
+    @model_validator(mode="after")
+    def _no_nul_characters(self) -> RecordTable:
+        _refuse_nul_in_table(self.columns, self.values)
+        return self
+
+    @model_validator(mode="after")
+    def _rows_fit_the_columns(self) -> Any:
+        width = len(self.columns)
+        if len(set(self.columns)) != width:
+            raise ValueError("a column name occurs more than once")
+        if len(self.lines) != len(self.values):
+            raise ValueError(f"{len(self.lines)} lines for {len(self.values)} rows")
+        if any(len(row) != width for row in self.values):
+            raise ValueError(f"a row does not hold {width} values, one per column")
+        return self
+
+
 class RecordsRead(Message):
-    """`{prefix}raw-records`: one chunk of source records read by a run."""
+    """`{prefix}raw-records`: one chunk of source records read by a run.
+
+    The records are in `records`, one object each, or (extension) in `table`, the compact
+    form the importer publishes; a consumer reads both, `records` first.
+    """
 
     administration_id: AdministrationId
     run_id: UUID
     seq: int = Field(ge=0, description="Chunk number within the run, from 0.")
-    records: list[RawRecord]
+    records: list[RawRecord] = Field(default_factory=list)
+    table: RecordTable | None = Field(
+        default=None, description="Extension: records of one entity as columns and rows."
+    )
     read_at: UtcDatetime = Field(default_factory=utcnow)
 
 

@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from creditflow.context import Context, run
-from creditflow.output import CommandError, positive_number, print_json, print_table
+from creditflow.output import CommandError, add_wait_options, print_json, print_table
 from services.control.admins import require_administration
 from services.control.imports import request_import, wait_for_request
 
@@ -25,15 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "the dashboard's Import now button and other systems publish).",
     )
     command.add_argument("id", help="administration id")
-    command.add_argument("--wait", action="store_true", help="follow the run to its end")
-    command.add_argument(
-        "--timeout",
-        type=positive_number,
-        default=600.0,
-        metavar="SECONDS",
-        help="how long --wait waits (default 600)",
-    )
-    command.add_argument("--json", action="store_true", help="print JSON")
+    add_wait_options(command)
     command.set_defaults(handler=_import)
 
 

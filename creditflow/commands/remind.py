@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from creditflow.context import Context, run
-from creditflow.output import CommandError, positive_number, print_result
+from creditflow.output import CommandError, add_wait_options, print_result
 from services.control.reminders import request_reminder_run, wait_for_reminder_run
 
 
@@ -19,15 +19,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="the date the run acts as (YYYY-MM-DD; default: today in the administration's"
         " time zone)",
     )
-    command.add_argument("--wait", action="store_true", help="follow the run to its end")
-    command.add_argument(
-        "--timeout",
-        type=positive_number,
-        default=600.0,
-        metavar="SECONDS",
-        help="seconds to wait with --wait (default 600)",
-    )
-    command.add_argument("--json", action="store_true", help="print JSON")
+    add_wait_options(command)
     command.set_defaults(handler=_remind)
 
 

@@ -15,7 +15,14 @@ from services.control.admins import require_administration
 from shared.errors import Invalid, NotFound
 from shared.source_format import COLUMNS
 
-__all__ = ["ERROR_STATUSES", "get_customer", "get_invoice", "list_errors", "public_error"]
+__all__ = [
+    "ERROR_STATUSES",
+    "error_fields",
+    "get_customer",
+    "get_invoice",
+    "list_errors",
+    "public_error",
+]
 
 ERROR_STATUSES = ("open", "resolved", "all")
 
@@ -82,19 +89,23 @@ async def list_errors(
     return [public_error(row) for row in rows]
 
 
-def public_error(row: asyncpg.Record) -> dict[str, Any]:
-    """An error with the fields of the validation-errors topic event, plus its state."""
+def error_fields(row: asyncpg.Record) -> dict[str, Any]:
+    """The fields an error shares with its event on the validation-errors topic."""
     return {
         "error_id": str(row["error_id"]),
         "administration_id": row["administration_id"],
         "run_id": str(row["run_id"]) if row["run_id"] else None,
-        "entity": row["entity"],
-        "key": row["key"],
-        "code": row["code"],
-        "field": row["field"],
-        "value": row["value"],
-        "severity": row["severity"],
-        "message": row["message"],
+        **{name: row[name] for name in _ERROR_TEXT_FIELDS},
+    }
+
+
+_ERROR_TEXT_FIELDS = ("entity", "key", "code", "field", "value", "severity", "message")
+
+
+def public_error(row: asyncpg.Record) -> dict[str, Any]:
+    """An error with the fields of the validation-errors topic event, plus its state."""
+    return {
+        **error_fields(row),
         "status": row["status"],
         "resolution": row["resolution"],
         "raised_at": row["raised_at"].isoformat(),

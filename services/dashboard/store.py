@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import asyncpg
 
+from services.control.records import error_fields
 from shared.messages import ValidationErrorEvent
 
 __all__ = [
@@ -105,16 +106,7 @@ def _error(row: asyncpg.Record) -> dict[str, Any]:
     error: dict[str, Any] = {
         "message_id": str(row["message_id"]),
         "event": row["event"],
-        "error_id": str(row["error_id"]),
-        "administration_id": row["administration_id"],
-        "run_id": str(row["run_id"]) if row["run_id"] else None,
-        "entity": row["entity"],
-        "key": row["key"],
-        "code": row["code"],
-        "field": row["field"],
-        "value": row["value"],
-        "severity": row["severity"],
-        "message": row["message"],
+        **error_fields(row),
         "occurred_at": row["occurred_at"].isoformat(),
         "status": "resolved" if resolved else "open",
         "raised_at": row["raised_at"].isoformat() if row["raised_at"] else None,

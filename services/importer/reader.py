@@ -11,21 +11,47 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import itemgetter
 from uuid import UUID
 
 from faststream.kafka import KafkaBroker
 
 from services.importer.logic import chunked, is_outstanding
 from services.importer.sources import Source, SourceRow
-from shared.messages import RawRecord, RecordsRead, encode
+from shared.messages import RecordsRead, RecordTable, encode
+from shared.source_format import COLUMNS, Entity
 
-__all__ = ["CHUNK_SIZE", "ChunkPublisher", "publish_outstanding"]
+__all__ = ["CHUNK_SIZE", "ChunkPublisher", "chunk_message", "publish_outstanding"]
 
 CHUNK_SIZE = 500
 _IN_FLIGHT = 8
+
+
+def chunk_message(
+    administration_id: str, run_id: UUID, seq: int, entity: Entity, rows: Sequence[SourceRow]
+) -> RecordsRead:
+    """One chunk in the compact wire form: the entity's columns once, then a row of values
+    per record (RecordTable). A third of the bytes of one object per record, and decoded by
+    the validator without building a model per record."""
+    columns = COLUMNS[entity]
+    values = _values(columns, rows)
+    return RecordsRead(
+        administration_id=administration_id,
+        run_id=run_id,
+        seq=seq,
+        table=RecordTable.of_rows(entity, list(columns), [row.line for row in rows], values),
+    )
+
+
+def _values(columns: tuple[str, ...], rows: Sequence[SourceRow]) -> list[list[str]]:
+    pick = itemgetter(*columns)  # a tuple: every entity has several columns
+    try:
+        return [list(pick(row.data)) for row in rows]
+    except KeyError:  # a source that leaves a column out: the column is empty
+        return [[row.data.get(column, "") for column in columns] for row in rows]
 
 
 @dataclass
@@ -40,13 +66,8 @@ class ChunkPublisher:
     counts: Counter[str] = field(default_factory=Counter)
     _pending: list[asyncio.Future[object]] = field(default_factory=list)
 
-    async def publish(self, records: list[RawRecord]) -> None:
-        message = RecordsRead(
-            administration_id=self.administration_id,
-            run_id=self.run_id,
-            seq=self.seq,
-            records=records,
-        )
+    async def publish(self, entity: Entity, rows: Sequence[SourceRow]) -> None:
+        message = chunk_message(self.administration_id, self.run_id, self.seq, entity, rows)
         # Keyed per chunk so that a large administration spreads over every partition; a
         # run is complete by counts, not by order.
         future = await self.broker.publish(
@@ -58,8 +79,7 @@ class ChunkPublisher:
         )
         self._pending.append(future)
         self.seq += 1
-        for record in records:
-            self.counts[record.entity] += 1
+        self.counts[entity] += len(rows)
         if len(self._pending) >= _IN_FLIGHT:
             await self.drain()
 
@@ -84,9 +104,7 @@ async def publish_outstanding(source: Source, publisher: ChunkPublisher) -> dict
             customers.add(row.data.get("customer_number", "").strip())
             conditions.add(row.data.get("payment_condition", "").strip())
         for chunk in chunked(outstanding, CHUNK_SIZE):
-            await publisher.publish(
-                [RawRecord(entity="invoice", line=r.line, data=r.data) for r in chunk]
-            )
+            await publisher.publish("invoice", chunk)
 
     # A missing reference is the invoice's own `required` error, not a record to look up.
     customers.discard("")
@@ -106,18 +124,18 @@ async def publish_outstanding(source: Source, publisher: ChunkPublisher) -> dict
 
 async def _publish_referenced(
     rows: Iterator[SourceRow],
-    entity: str,
+    entity: Entity,
     key_column: str,
     wanted: set[str],
     publisher: ChunkPublisher,
 ) -> None:
-    batch: list[RawRecord] = []
+    batch: list[SourceRow] = []
     while chunk := await _next_chunk(rows, CHUNK_SIZE * 4):
         for row in chunk:
             if row.data.get(key_column, "").strip() in wanted:
-                batch.append(RawRecord(entity=entity, line=row.line, data=row.data))  # type: ignore[arg-type]
+                batch.append(row)
                 if len(batch) == CHUNK_SIZE:
-                    await publisher.publish(batch)
+                    await publisher.publish(entity, batch)
                     batch = []
     if batch:
-        await publisher.publish(batch)
+        await publisher.publish(entity, batch)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from uuid import UUID
 
+from services.validator.decode import records_of
 from services.validator.staging import StagedBatch, stage_records
 from services.validator.store import ValidatorStore
 from shared.kafka import Decoded
@@ -35,9 +36,15 @@ class Validator:
             chunk = item.message
             if chunk.run_id not in running:
                 continue  # the run ended (failed, restarted or already loaded)
+            records = records_of(chunk)
             # Validation is CPU work: off the event loop, so heartbeats keep going.
-            staged = await asyncio.to_thread(stage_records, chunk.run_id, chunk.records)
-            chunks[(chunk.run_id, chunk.seq)] = (len(chunk.records), staged)
+            # stage_records reads only .entity, .line and .data, which a Record has.
+            staged = await asyncio.to_thread(
+                stage_records,
+                chunk.run_id,
+                records,  # type: ignore[arg-type]
+            )
+            chunks[(chunk.run_id, chunk.seq)] = (len(records), staged)
         if chunks:
             await self.store.stage_chunks(chunks)
         for run_id in {run_id for run_id, _ in chunks}:

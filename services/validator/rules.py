@@ -32,9 +32,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache, lru_cache
+from operator import itemgetter
 from types import MappingProxyType, ModuleType
 from typing import Final, Literal, TypeVar
 
+import email_validator
 import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
@@ -103,6 +105,7 @@ _INVOICE_REQUIRED: Final = (
     "amount_total",
     "amount_open",
 )
+_INVOICE_VALUES: Final = itemgetter(*_INVOICE_REQUIRED)
 _PAYMENT_CONDITION_REQUIRED: Final = ("code", "term_days")
 _KEY_FIELD: Final = {"customer": "customer_number", "invoice": "invoice_number"}
 
@@ -221,6 +224,10 @@ def validate_customer(row: Mapping[str, str]) -> list[Finding]:
 
 def validate_invoice(row: Mapping[str, str]) -> list[Finding]:
     """Findings for one invoice row."""
+    return [] if _invoice_is_clean(row) else _invoice_findings(row)
+
+
+def _invoice_findings(row: Mapping[str, str | None]) -> list[Finding]:
     found = _Findings("invoice", _raw(row, "invoice_number").strip())
     found.require(row, _INVOICE_REQUIRED)
 
@@ -248,6 +255,31 @@ def validate_invoice(row: Mapping[str, str]) -> list[Finding]:
             amount_total=_raw(row, "amount_total").strip(),
         )
     return found.items
+
+
+def _invoice_is_clean(row: Mapping[str, str | None]) -> bool:
+    """True exactly when _invoice_findings finds nothing, judged in one pass.
+
+    Most invoices are clean, and the full checks cost most in collecting and naming what is
+    wrong. Any doubt answers False and the full checks decide (and word the findings)."""
+    try:
+        values = _INVOICE_VALUES(row)
+        number, customer, invoice_date, due_date, currency, total, open_ = [
+            value.strip() for value in values
+        ]
+    except (KeyError, AttributeError):  # a column missing, or None from a short csv line
+        return False
+    if not (number and customer and currency.upper() in _CURRENCY_CODES):
+        return False
+    invoiced = _cached_date(invoice_date)
+    due = _cached_date(due_date)
+    if invoiced is None or due is None or due < invoiced:
+        return False
+    total_amount = _parse_amount(total) if total else None
+    open_amount = _parse_amount(open_) if open_ else None
+    if total_amount is None or open_amount is None:
+        return False
+    return not _open_exceeds_total(open_amount, total_amount)
 
 
 def validate_payment_condition(row: Mapping[str, str]) -> list[Finding]:
@@ -290,6 +322,12 @@ def _parse_date(text: str) -> date | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def _cached_date(text: str) -> date | None:
+    # Invoice and due dates repeat across a ledger: a few hundred distinct values.
+    return _parse_date(text) if text else None
+
+
 def _parse_amount(text: str) -> Decimal | None:
     match = _AMOUNT.fullmatch(text)
     if match is None or len(match[1].lstrip("0")) > _MAX_AMOUNT_DIGITS:
@@ -326,8 +364,41 @@ def _country_suggestion(country: str) -> dict[str, str]:
 _CACHE_SIZE: Final = 1 << 17  # ~15 MB per cache when full; fits a 100k-customer ledger
 
 
+# An address the library is sure to accept, in the form nearly every address has: ASCII
+# dot-atom before the @-sign, letters/digits/inner hyphens in each label after it (no "--", so
+# no Punycode or reserved R-LDH label) and a top-level domain of letters. Lengths and the
+# special-use names are checked in _plainly_valid_email; anything else goes to the library.
+_PLAIN_EMAIL: Final = re.compile(
+    r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
+    r"@((?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\.)+[A-Za-z]+)",
+    re.ASCII,
+)
+_EMAIL_MAX_LENGTH: Final = 254
+_DOMAIN_MAX_LENGTH: Final = 253
+_DNS_LABEL_MAX_LENGTH: Final = 63
+
+
+def _plainly_valid_email(address: str) -> bool:
+    """True only for addresses validate_email accepts: its domain checks (UTS-46 mapping per
+    character, IDNA) cost some 60 microseconds an address and cannot fail on these."""
+    match = _PLAIN_EMAIL.fullmatch(address)
+    if match is None or len(address) > _EMAIL_MAX_LENGTH:
+        return False
+    domain = match[1].lower()
+    if len(domain) > _DOMAIN_MAX_LENGTH:
+        return False
+    if any(len(label) > _DNS_LABEL_MAX_LENGTH for label in domain.split(".")):
+        return False
+    return not any(
+        domain == name or domain.endswith("." + name)
+        for name in email_validator.SPECIAL_USE_DOMAIN_NAMES
+    )
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def _email_problem(address: str) -> str | None:
+    if _plainly_valid_email(address):
+        return None
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -5,7 +5,7 @@ for tests of the control surface that need loaded data but not the consumers."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from services.control.admins import NewAdministration, add_administration
 from services.control.imports import request_import, wait_for_request
 from services.importer.app import build_app as build_importer
 from services.importer.reader import publish_outstanding
-from services.importer.sources import open_source
+from services.importer.sources import SourceRow, open_source
 from services.importer.store import ImportStore
 from services.validator.app import build_app as build_validator
 from services.validator.staging import stage_records
@@ -27,6 +27,7 @@ from shared.db import connect_pool
 from shared.messages import ImportRequested, RawRecord
 from shared.publish import Publisher
 from shared.settings import Settings
+from shared.source_format import Entity
 from shared.testing import TopicReader, eventually, running, write_export
 from shared.topics import Topics
 
@@ -221,9 +222,9 @@ class _Collector:
     def seq(self) -> int:
         return len(self.chunks)
 
-    async def publish(self, records: list[RawRecord]) -> None:
-        self.chunks.append(records)
-        self.counts.update(record.entity for record in records)
+    async def publish(self, entity: Entity, rows: Sequence[SourceRow]) -> None:
+        self.chunks.append([RawRecord(entity=entity, line=r.line, data=r.data) for r in rows])
+        self.counts[entity] += len(rows)
 
     async def drain(self) -> None:
         return None

@@ -12,9 +12,11 @@ from uuid import UUID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.importer.reader import chunk_message
 from services.importer.sources import COLUMNS, FilesSource, SourceError
 from services.importer.sources.base import OPTIONAL_COLUMNS, Entity
 from services.importer.sources.files import FILE_NAMES
+from services.validator.decode import records_of
 from shared.messages import RawRecord, RecordsRead, encode
 
 # Each example rewrites the one file it reads, so sharing tmp_path between examples is safe.
@@ -98,9 +100,15 @@ def test_whatever_the_parser_accepts_travels_as_a_raw_records_message_unchanged(
     entity = data.draw(st.sampled_from(ENTITIES))
     header, rows = data.draw(exports(entity))
     _write(tmp_path, entity, header, rows)
-    records = [
-        RawRecord(entity=entity, line=row.line, data=row.data)
-        for row in FilesSource(tmp_path).rows(entity)
-    ]
+    source_rows = list(FilesSource(tmp_path).rows(entity))
+    expected = [(entity, row.line, row.data) for row in source_rows]
+    # The compact form the importer publishes, as the validator reads it back.
+    table = chunk_message("acme", UUID(int=1), 0, entity, source_rows)
+    read = RecordsRead.model_validate_json(encode(table))
+    assert read == table
+    assert [(r.entity, r.line, dict(r.data)) for r in records_of(read)] == expected
+    # The form with one object per record, which the validator still reads.
+    records = [RawRecord(entity=entity, line=row.line, data=row.data) for row in source_rows]
     chunk = RecordsRead(administration_id="acme", run_id=UUID(int=1), seq=0, records=records)
     assert RecordsRead.model_validate_json(encode(chunk)) == chunk
+    assert [(r.entity, r.line, dict(r.data)) for r in records_of(chunk)] == expected
