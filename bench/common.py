@@ -42,13 +42,13 @@ sys.path.insert(0, str(ROOT))
 
 from services.control.admins import NewAdministration, add_administration  # noqa: E402
 from services.importer.logic import is_outstanding  # noqa: E402
-from services.importer.reader import CHUNK_SIZE  # noqa: E402
+from services.importer.reader import CHUNK_SIZE, chunk_message  # noqa: E402
 from services.importer.sources import FilesSource, SourceRow  # noqa: E402
 from services.importer.sources.generator import write_export  # noqa: E402
 from shared.db import apply_migrations, connect_pool  # noqa: E402
 from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port  # noqa: E402
 from shared.kafka import ensure_topics  # noqa: E402
-from shared.messages import RawRecord, RecordsRead, encode  # noqa: E402
+from shared.messages import encode  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from shared.source_format import COLUMNS, ENTITIES, KEY_COLUMN, Entity  # noqa: E402
 from shared.testing import fresh_database  # noqa: E402
@@ -400,25 +400,27 @@ def outstanding(export: Path, into: Path | None = None) -> Outstanding:
         for f, entity in zip(files, ENTITIES, strict=True):
             stack.enter_context(f)
             writers[entity] = csv.writer(f)
-        batch: list[RawRecord] = []
+        batch: list[SourceRow] = []
+        batch_entity: Entity = "invoice"
 
         def flush() -> None:
             nonlocal chunks, batch
-            message = encode(
-                RecordsRead(administration_id="raw", run_id=run_id, seq=chunks, records=batch)
-            )
-            out.write(struct.pack(">I", len(message)) + message)
-            chunks += 1
-            batch = []
+            if batch:
+                message = encode(chunk_message("raw", run_id, chunks, batch_entity, batch))
+                out.write(struct.pack(">I", len(message)) + message)
+                chunks += 1
+                batch = []
 
         for entity, row in _outstanding_rows(FilesSource(export)):
             writers[entity].writerow([row.data[c] for c in COLUMNS[entity]])
             rows[entity] += 1
-            batch.append(RawRecord(entity=entity, line=row.line, data=row.data))
+            if entity != batch_entity:
+                flush()
+                batch_entity = entity
+            batch.append(row)
             if len(batch) == CHUNK_SIZE:
                 flush()
-        if batch:
-            flush()
+        flush()
     return Outstanding(copy_files, rows, chunk_file, chunks)
 
 
