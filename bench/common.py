@@ -352,8 +352,9 @@ def run_bench(
 @dataclass
 class Outstanding:
     """What an import of the export loads (R3: outstanding invoices and what they refer to),
-    written once, untimed, as PostgreSQL COPY text per entity and as the raw-records messages
-    the importer publishes, so that the raw limits stream them in constant memory."""
+    written once, untimed, as PostgreSQL COPY text per entity and as the raw-records chunks
+    the importer publishes (chunk_message), so that the raw limits stream them in constant
+    memory."""
 
     copy_files: dict[Entity, Path]
     rows: dict[Entity, int]
@@ -391,15 +392,15 @@ def outstanding(export: Path, into: Path | None = None) -> Outstanding:
     into.mkdir(parents=True, exist_ok=True)
     copy_files = {entity: into / f"{entity}.csv" for entity in ENTITIES}
     rows = dict.fromkeys(ENTITIES, 0)
-    writers = {}
-    files = [f.open("w", newline="") for f in copy_files.values()]
     chunk_file = into / "chunks.bin"
     run_id = uuid4()
     chunks = 0
-    with contextlib.ExitStack() as stack, chunk_file.open("wb") as out:
-        for f, entity in zip(files, ENTITIES, strict=True):
-            stack.enter_context(f)
-            writers[entity] = csv.writer(f)
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(chunk_file.open("wb"))
+        writers = {
+            entity: csv.writer(stack.enter_context(path.open("w", newline="")))
+            for entity, path in copy_files.items()
+        }
         batch: list[SourceRow] = []
         batch_entity: Entity = "invoice"
 
