@@ -1,21 +1,32 @@
 """What every benchmark shares: the parts it runs on, the services as real processes, and the
 raw limits measured in the same run on the same machine.
 
-Each benchmark prints one line of `name=value` figures: its own result next to the broker's
-produce/consume rate and PostgreSQL's COPY-into-staging-then-upsert rate for the same records.
-Embedded parts are used unless CREDITFLOW_DATABASE_URL / CREDITFLOW_KAFKA_BOOTSTRAP are set.
+Each benchmark prints one line of `name=value` figures, its own result next to the raw limits
+for the same records, with its headline figures and ratio last: the broker's own
+produce/consume rate for the messages an import publishes, and PostgreSQL's
+COPY-into-staging-then-upsert rate for the rows it loads.
+
+Embedded parts (a Tansu broker, an embedded PostgreSQL) are started unless
+CREDITFLOW_DATABASE_URL / CREDITFLOW_KAFKA_BOOTSTRAP name running ones; either way every run
+gets a fresh database and its own topics, all gone afterwards.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import csv
 import os
+import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,52 +41,68 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from services.control.admins import NewAdministration, add_administration  # noqa: E402
-from services.importer.reader import CHUNK_SIZE  # noqa: E402
-from services.importer.sources import FilesSource  # noqa: E402
+from services.importer.logic import is_outstanding  # noqa: E402
+from services.importer.reader import CHUNK_SIZE, chunk_message  # noqa: E402
+from services.importer.sources import FilesSource, SourceRow  # noqa: E402
 from services.importer.sources.generator import write_export  # noqa: E402
 from shared.db import apply_migrations, connect_pool  # noqa: E402
 from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port  # noqa: E402
 from shared.kafka import ensure_topics  # noqa: E402
-from shared.messages import RawRecord, RecordsRead, encode  # noqa: E402
+from shared.messages import encode  # noqa: E402
 from shared.settings import Settings  # noqa: E402
+from shared.source_format import COLUMNS, ENTITIES, KEY_COLUMN, Entity  # noqa: E402
 from shared.testing import fresh_database  # noqa: E402
 
 TODAY = date(2026, 12, 3)
 PAID_RATIO = 0.3
+CUSTOMERS_PER_INVOICE = 0.2  # 200,000 open invoices: 40,000 customers
 
 
 def export_for(
     directory: Path, *, open_invoices: int, customers: int, seed: int = 7
 ) -> dict[str, int]:
-    """A synthetic export with about `open_invoices` outstanding (the rest paid)."""
+    """A seeded synthetic export with about `open_invoices` outstanding (the rest paid), a few
+    percent invalid and some credit notes (the generator's defaults)."""
     total = round(open_invoices / (1 - PAID_RATIO))
     return write_export(
         directory, seed, customers=customers, invoices=total, today=TODAY, paid_ratio=PAID_RATIO
     )
 
 
+def size_arguments(parser: argparse.ArgumentParser, invoices: int) -> None:
+    parser.add_argument("--invoices", type=int, default=invoices, help="open invoices")
+    parser.add_argument(
+        "--customers", type=int, default=None, help="customers (default: a fifth of --invoices)"
+    )
+
+
+def customers_for(args: argparse.Namespace) -> int:
+    return int(args.customers or max(1, round(args.invoices * CUSTOMERS_PER_INVOICE)))
+
+
 @dataclass
 class Parts:
     settings: Settings
     work: Path
-    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
 
 @contextlib.asynccontextmanager
 async def parts(partitions: int = 8) -> AsyncIterator[Parts]:
-    """A broker, a fresh database and a work directory, all gone afterwards."""
+    """A broker, a fresh database and a work directory, all gone afterwards (the work
+    directory, with the services' logs, is kept when the benchmark fails)."""
     work = Path(tempfile.mkdtemp(prefix="creditflow-bench-"))
     broker = None
     postgres = None
-    bootstrap = os.environ.get("CREDITFLOW_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        broker = EmbeddedBroker().start()
-        bootstrap = broker.bootstrap
-    server = os.environ.get("CREDITFLOW_DATABASE_URL")
-    if not server:
-        postgres = EmbeddedPostgres(work / "pgdata", delete_on_stop=True).start()
-        server = postgres.url("postgres")
+    failed = True
     try:
+        bootstrap = os.environ.get("CREDITFLOW_KAFKA_BOOTSTRAP")
+        if not bootstrap:
+            broker = EmbeddedBroker().start()
+            bootstrap = broker.bootstrap
+        server = os.environ.get("CREDITFLOW_DATABASE_URL")
+        if not server:
+            postgres = EmbeddedPostgres(work / "pgdata", delete_on_stop=True).start()
+            server = postgres.url("postgres")
         async with fresh_database(server) as url:
             settings = Settings(
                 database_url=url,
@@ -89,11 +116,16 @@ async def parts(partitions: int = 8) -> AsyncIterator[Parts]:
             await apply_migrations(pool)
             await pool.close()
             yield Parts(settings, work)
+        failed = False
     finally:
         if broker:
             broker.stop()
         if postgres:
             postgres.stop()
+        if failed:
+            print(f"bench: work directory and logs kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def service_env(settings: Settings, port: int) -> dict[str, str]:
@@ -157,8 +189,6 @@ def services(settings: Settings, names: list[str], log_dir: Path) -> Iterator[li
 async def wait_until_serving(started: list[Service], timeout: float = 90.0) -> None:
     """Wait until every service answers /healthz: uvicorn answers only after the app's
     startup (migrations, topics, consumer-group joins) finished."""
-    import urllib.request
-
     deadline = time.monotonic() + timeout
     for service in started:
         while True:
@@ -172,6 +202,16 @@ async def wait_until_serving(started: list[Service], timeout: float = 90.0) -> N
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{service.name} did not start") from None
                 await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def running(p: Parts, names: list[str], *, warm: bool = True) -> AsyncIterator[list[Service]]:
+    """The named services as processes, serving, and (by default) warmed up by a tiny import."""
+    with services(p.settings, names, p.work / "logs") as started:
+        await wait_until_serving(started)
+        if warm:
+            await warm_up(p.settings, p.work)
+        yield started
 
 
 async def register(settings: Settings, admin_id: str, export: Path) -> None:
@@ -195,16 +235,18 @@ async def register(settings: Settings, admin_id: str, export: Path) -> None:
 async def warm_up(settings: Settings, work: Path) -> None:
     """Run a tiny import first: the first run waits for consumer-group joins, and benchmarks
     measure a warm system."""
-    warmup = work / "warmup"
+    admin_id = f"warmup-{uuid4().hex[:8]}"
+    warmup = work / admin_id
     export_for(warmup, open_invoices=10, customers=3)
-    await register(settings, "warmup", warmup)
-    await import_and_wait(settings, "warmup")
+    await register(settings, admin_id, warmup)
+    await import_and_wait(settings, admin_id)
 
 
 async def import_and_wait(
     settings: Settings, admin_id: str, timeout: float = 1800.0
 ) -> dict[str, Any]:
-    """Publish an import request; return the run row once it ended, with `elapsed` seconds."""
+    """Publish an import request; return the run row once it ended, with `elapsed` seconds
+    (from the request to the run's end, everything committed)."""
     from services.control.imports import request_import, wait_for_request
     from shared.publish import Publisher
     from shared.topics import Topics
@@ -223,147 +265,62 @@ async def import_and_wait(
         await pool.close()
 
 
-# --- raw limits ---------------------------------------------------------------------------------
+def completed(run: dict[str, Any]) -> int:
+    """The records a completed run loaded (every outcome counted); exits if it did not end
+    completed."""
+    if run["status"] != "completed":
+        raise SystemExit(f"run ended {run['status']}: {run['reason']}")
+    return sum(sum(c.values()) for c in run["counts"].values())
 
 
-def outstanding_chunks(export: Path) -> list[bytes]:
-    """The raw-records messages an import of `export` publishes, serialised the same way."""
-    source = FilesSource(export)
-    records: list[RawRecord] = []
-    customers: set[str] = set()
-    for row in source.invoices():
-        if row.data["amount_open"].strip() not in ("0", "0.00", "0.0", ""):
-            records.append(RawRecord(entity="invoice", line=row.line, data=row.data))
-            customers.add(row.data["customer_number"])
-    for row in source.customers():
-        if row.data["customer_number"] in customers:
-            records.append(RawRecord(entity="customer", line=row.line, data=row.data))
-    run_id = uuid4()
-    return [
-        encode(
-            RecordsRead(
-                administration_id="raw",
-                run_id=run_id,
-                seq=i // CHUNK_SIZE,
-                records=records[i : i + CHUNK_SIZE],
-            )
-        )
-        for i in range(0, len(records), CHUNK_SIZE)
-    ]
-
-
-async def broker_rates(
-    settings: Settings, chunks: list[bytes], records: int
-) -> tuple[float, float]:
-    """Records per second the broker itself takes and gives back for these messages."""
-    topic = f"{settings.topic_prefix}raw-limit"
-    await ensure_topics(settings, [topic])
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, max_request_size=8 * 1024 * 1024, linger_ms=5
-    )
-    await producer.start()
-    started = time.perf_counter()
-    futures = [
-        await producer.send(topic, chunk, key=str(i).encode()) for i, chunk in enumerate(chunks)
-    ]
-    await asyncio.gather(*futures)
-    produce_s = time.perf_counter() - started
-    await producer.stop()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
-    await consumer.start()
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-    if not partitions:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    seen = 0
-    started = time.perf_counter()
-    while seen < len(chunks):
-        batch = await consumer.getmany(timeout_ms=1000)
-        seen += sum(len(v) for v in batch.values())
-    consume_s = time.perf_counter() - started
-    await consumer.stop()
-    return records / produce_s, records / consume_s
-
-
-async def pg_upsert_rate(settings: Settings, export: Path) -> tuple[float, int]:
-    """Rows per second for COPY into a staging table then one upsert into a keyed table, for
-    the same outstanding invoice and customer rows an import loads."""
-    source = FilesSource(export)
-    invoices = [
-        row
-        for row in source.invoices()
-        if row.data["amount_open"].strip() not in ("0", "0.00", "0.0", "")
-    ]
-    wanted = {row.data["customer_number"] for row in invoices}
-    customers = [row for row in source.customers() if row.data["customer_number"] in wanted]
-    inv_cols = [
-        "invoice_number",
-        "customer_number",
-        "invoice_date",
-        "due_date",
-        "currency",
-        "amount_total",
-        "amount_open",
-        "payment_condition",
-        "description",
-    ]
-    cust_cols = [
-        "customer_number",
-        "name",
-        "email",
-        "phone",
-        "street",
-        "postal_code",
-        "city",
-        "country",
-        "language",
-        "vat_number",
-        "changed_at",
-    ]
+async def loaded_rows(settings: Settings, admin_id: str) -> dict[str, int]:
+    """Rows of the administration in the validator's tables, and how many keys appear twice."""
     conn = await asyncpg.connect(settings.database_url)
     try:
-        await conn.execute(
-            "create table raw_inv ("
-            + ", ".join(f"{c} text" for c in inv_cols)
-            + ", primary key (invoice_number));"
-            " create table raw_cust ("
-            + ", ".join(f"{c} text" for c in cust_cols)
-            + ", primary key (customer_number))"
-        )
-        started = time.perf_counter()
-        async with conn.transaction():
-            await conn.execute(
-                "create temp table s_inv (like raw_inv) on commit drop;"
-                " create temp table s_cust (like raw_cust) on commit drop"
+        counts: dict[str, int] = {}
+        for entity, table in (("customer", "customers"), ("invoice", "invoices")):
+            key = KEY_COLUMN[entity]
+            row = await conn.fetchrow(
+                f"select count(*) as n, count(*) - count(distinct {key}) as dup"
+                f" from {table} where administration_id = $1",
+                admin_id,
             )
-            await conn.copy_records_to_table(
-                "s_inv", records=[[r.data[c] for c in inv_cols] for r in invoices]
-            )
-            await conn.copy_records_to_table(
-                "s_cust", records=[[r.data[c] for c in cust_cols] for r in customers]
-            )
-            for table, staging, cols in (
-                ("raw_inv", "s_inv", inv_cols),
-                ("raw_cust", "s_cust", cust_cols),
-            ):
-                updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
-                await conn.execute(
-                    f"insert into {table} select distinct on ({cols[0]}) * from {staging}"
-                    f" on conflict ({cols[0]}) do update set {updates}"
-                )
-        elapsed = time.perf_counter() - started
-        await conn.execute("drop table raw_inv; drop table raw_cust")
+            counts[table] = row["n"]
+            counts[f"{table}_duplicates"] = row["dup"]
+        return counts
     finally:
         await conn.close()
-    rows = len(invoices) + len(customers)
-    return rows / elapsed, rows
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+class PeakRss(threading.Thread):
+    """Samples processes' resident memory every 50 ms, keeping the peak per name."""
+
+    def __init__(self, processes: dict[str, psutil.Process]) -> None:
+        super().__init__(daemon=True)
+        self.processes = processes
+        self.peaks = dict.fromkeys(processes, 0)
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            for name, process in self.processes.items():
+                with contextlib.suppress(psutil.Error):
+                    self.peaks[name] = max(self.peaks[name], process.memory_info().rss)
+            self._stop_event.wait(0.05)
+
+    def __enter__(self) -> PeakRss:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def peaks_mb(self) -> dict[str, float]:
+        return {name: rss / 2**20 for name, rss in self.peaks.items()}
 
 
 def figures(**values: Any) -> str:
@@ -373,3 +330,174 @@ def figures(**values: Any) -> str:
         return str(value)
 
     return " ".join(f"{name}={show(value)}" for name, value in values.items())
+
+
+def report(result: dict[str, Any], last: tuple[str, ...]) -> str:
+    """One line: every figure, with the headline ones (`last`, ending with the ratio) last."""
+    rest = {k: v for k, v in result.items() if k not in last and not isinstance(v, dict | list)}
+    return figures(**rest, **{k: result[k] for k in last})
+
+
+def run_bench(
+    main: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]],
+    args: argparse.Namespace,
+    last: tuple[str, ...],
+) -> None:
+    print(report(asyncio.run(main(args)), last), flush=True)
+
+
+# --- raw limits ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Outstanding:
+    """What an import of the export loads (R3: outstanding invoices and what they refer to),
+    written once, untimed, as PostgreSQL COPY text per entity and as the raw-records chunks
+    the importer publishes (chunk_message), so that the raw limits stream them in constant
+    memory."""
+
+    copy_files: dict[Entity, Path]
+    rows: dict[Entity, int]
+    chunk_file: Path
+    chunks: int = 0
+    record_count: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.record_count = sum(self.rows.values())
+
+    def messages(self) -> Iterator[bytes]:
+        with self.chunk_file.open("rb") as f:
+            while header := f.read(4):
+                yield f.read(struct.unpack(">I", header)[0])
+
+
+def _outstanding_rows(source: FilesSource) -> Iterator[tuple[Entity, SourceRow]]:
+    wanted: dict[Entity, set[str]] = {"customer": set(), "payment_condition": set()}
+    for row in source.invoices():
+        if is_outstanding(row.data.get("amount_open", "")):
+            wanted["customer"].add(row.data["customer_number"].strip())
+            wanted["payment_condition"].add(row.data["payment_condition"].strip())
+            yield "invoice", row
+    for entity, rows in (
+        ("customer", source.customers()),
+        ("payment_condition", source.payment_conditions()),
+    ):
+        for row in rows:
+            if row.data[KEY_COLUMN[entity]].strip() in wanted[entity]:
+                yield entity, row
+
+
+def outstanding(export: Path, into: Path | None = None) -> Outstanding:
+    into = into or export.parent / f"{export.name}-raw"
+    into.mkdir(parents=True, exist_ok=True)
+    copy_files = {entity: into / f"{entity}.csv" for entity in ENTITIES}
+    rows = dict.fromkeys(ENTITIES, 0)
+    chunk_file = into / "chunks.bin"
+    run_id = uuid4()
+    chunks = 0
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(chunk_file.open("wb"))
+        writers = {
+            entity: csv.writer(stack.enter_context(path.open("w", newline="")))
+            for entity, path in copy_files.items()
+        }
+        batch: list[SourceRow] = []
+        batch_entity: Entity = "invoice"
+
+        def flush() -> None:
+            nonlocal chunks, batch
+            if batch:
+                message = encode(chunk_message("raw", run_id, chunks, batch_entity, batch))
+                out.write(struct.pack(">I", len(message)) + message)
+                chunks += 1
+                batch = []
+
+        for entity, row in _outstanding_rows(FilesSource(export)):
+            writers[entity].writerow([row.data[c] for c in COLUMNS[entity]])
+            rows[entity] += 1
+            if entity != batch_entity:
+                flush()
+                batch_entity = entity
+            batch.append(row)
+            if len(batch) == CHUNK_SIZE:
+                flush()
+        flush()
+    return Outstanding(copy_files, rows, chunk_file, chunks)
+
+
+async def broker_rates(settings: Settings, raw: Outstanding) -> tuple[float, float]:
+    """Records per second the broker itself takes and gives back for the import's messages."""
+    topic = f"{settings.topic_prefix}raw-limit"
+    await ensure_topics(settings, [topic])
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, max_request_size=8 * 1024 * 1024, linger_ms=5
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = [
+            await producer.send(topic, chunk, key=str(i).encode())
+            for i, chunk in enumerate(raw.messages())
+        ]
+        await asyncio.gather(*futures)
+        produce_s = time.perf_counter() - started
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        found = consumer.partitions_for_topic(topic)
+        if not found:
+            await consumer._client.force_metadata_update()
+            found = consumer.partitions_for_topic(topic)
+        partitions = [TopicPartition(topic, p) for p in found or []]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen = 0
+        started = time.perf_counter()
+        while seen < raw.chunks:
+            batch = await consumer.getmany(timeout_ms=1000)
+            seen += sum(len(v) for v in batch.values())
+        consume_s = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    return raw.record_count / produce_s, raw.record_count / consume_s
+
+
+async def pg_upsert_rate(settings: Settings, export: Path | Outstanding) -> tuple[float, int]:
+    """Rows per second for COPY into a staging table then one upsert into a keyed table, for
+    the same outstanding invoice, customer and payment-condition rows an import loads (text
+    columns, no validation: the database's own limit)."""
+    raw = export if isinstance(export, Outstanding) else outstanding(export)
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        for entity in ENTITIES:
+            columns = ", ".join(f"{c} text" for c in COLUMNS[entity])
+            await conn.execute(
+                f"create table raw_{entity} ({columns}, primary key ({KEY_COLUMN[entity]}))"
+            )
+        started = time.perf_counter()
+        async with conn.transaction():
+            for entity in ENTITIES:
+                key, *rest = COLUMNS[entity]
+                assert key == KEY_COLUMN[entity]
+                await conn.execute(
+                    f"create temp table s_{entity} (like raw_{entity}) on commit drop"
+                )
+                await conn.copy_to_table(f"s_{entity}", source=raw.copy_files[entity], format="csv")
+                updates = ", ".join(f"{c} = excluded.{c}" for c in rest)
+                await conn.execute(
+                    f"insert into raw_{entity} select distinct on ({key}) * from s_{entity}"
+                    f" on conflict ({key}) do update set {updates}"
+                )
+        elapsed = time.perf_counter() - started
+        for entity in ENTITIES:
+            await conn.execute(f"drop table raw_{entity}")
+    finally:
+        await conn.close()
+    return raw.record_count / elapsed, raw.record_count

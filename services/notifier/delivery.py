@@ -99,11 +99,13 @@ class Delivery:
             else:
                 suppressed.append(self.record(c, run_date_of(c), request_id, s))
         if suppressed:
+            # Recorded with their events in the outbox, in one statement; the relay publishes
+            # them (in the background, or with the first flush below), so a run that holds
+            # back a great many never waits for the broker before it sends.
             new = await self.store.record_suppressions(suppressed, recheck_at=self._recheck_at())
             if new:
                 counts["suppressed"] += new
             self._count(suppressed, "suppressed")
-            await self.relay.flush()
         if not sendable:
             return counts
 
@@ -214,5 +216,5 @@ class Delivery:
 
     @staticmethod
     def _count(records: Sequence[Record], outcome: str) -> None:
-        for r in records:
-            NOTIFICATIONS.labels(r.candidate.kind, outcome).inc()
+        for kind, n in Counter(r.candidate.kind for r in records).items():
+            NOTIFICATIONS.labels(kind, outcome).inc(n)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -208,7 +209,7 @@ class Candidate:
     ignored: Ignored | None = None
     pauses: tuple[Pause, ...] = ()
     # the row's other columns: what the e-mail says, the local date, the holiday country
-    data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    data: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -55,9 +55,9 @@ left join pauses {alias}
       and {alias}.key = {key} and {alias}.lifted_at is null
       and ({alias}.until is null or {alias}.until >= n.today)"""
 _PAUSE_COLUMN = """
-       case when {alias}.id is not null then jsonb_build_object(
-           'id', {alias}.id, 'entity', {alias}.entity, 'key', {alias}.key, 'mode', {alias}.mode,
-           'reason', {alias}.reason, 'until', {alias}.until) end as pause_{entity}"""
+           case when {alias}.id is not null then jsonb_build_object(
+               'id', {alias}.id, 'entity', {alias}.entity, 'key', {alias}.key,
+               'mode', {alias}.mode, 'reason', {alias}.reason, 'until', {alias}.until) end"""
 _PAUSES = (
     ("pa", "administration", "n.administration_id"),
     ("pc", "customer", "n.customer_number"),
@@ -68,9 +68,11 @@ _FACTS = (
     """
 select n.*,
        c.name as customer_name, c.email, c.language, c.status as customer_status,
-       ig.entity as ignored_entity, ig.pattern as ignored_pattern,"""
-    + ",".join(_PAUSE_COLUMN.format(alias=a, entity=e) for a, e, _ in _PAUSES)
-    + """
+       ig.entity as ignored_entity, ig.pattern as ignored_pattern,
+       -- the pauses that cover it, in one column: most rows have none
+       array_remove(array["""
+    + ",".join(_PAUSE_COLUMN.format(alias=a) for a, _, _ in _PAUSES)
+    + """], null) as pauses
 from candidates n
 left join customers c
        on c.administration_id = n.administration_id and c.customer_number = n.customer_number
@@ -181,15 +183,46 @@ _DUE_INVOICE_MAILS_SOME = _DUE_INVOICE_MAILS.format(
 _RECORD_COLUMNS = """administration_id, invoice_number, customer_number, kind, level, status,
     reason, detail, pause_id, run_date, request_id, email_message_id"""
 
+# Suppressions, each cause once, and the event of each new one staged in the outbox in the
+# same statement (their order among themselves means nothing: each is another invoice, kind,
+# level or cause). The event is NotificationRecorded on the wire (JSON, absent fields left
+# out); a test decodes it and compares it with `recorded_event` of the same row.
 _RECORD_SUPPRESSIONS = f"""
-insert into notifications ({_RECORD_COLUMNS})
-select a, i, c, k, l, 'suppressed', r, d, p, rd, q, m
-from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
-            $8::bigint[], $9::date[], $10::uuid[], $11::text[])
-     as t(a, i, c, k, l, r, d, p, rd, q, m)
-on conflict (administration_id, invoice_number, kind, level, reason, (coalesce(pause_id, 0)))
-   where status = 'suppressed' do nothing
-returning *
+with recorded as (
+    insert into notifications ({_RECORD_COLUMNS})
+    select a, i, c, k, l, 'suppressed', r, d, p, rd, q, m
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[],
+                $7::text[], $8::bigint[], $9::date[], $10::uuid[], $11::text[])
+         as t(a, i, c, k, l, r, d, p, rd, q, m)
+    on conflict (administration_id, invoice_number, kind, level, reason, (coalesce(pause_id, 0)))
+       where status = 'suppressed' do nothing
+    returning *
+),
+staged as (
+    insert into outbox (topic, key, payload)
+    select $12::text, n.administration_id, convert_to(jsonb_strip_nulls(jsonb_build_object(
+               'message_id', gen_random_uuid(),
+               'administration_id', n.administration_id,
+               'invoice', n.invoice_number,
+               'kind', n.kind,
+               'level', n.level,
+               'outcome', n.status,
+               'reason', n.reason,
+               'email_message_id', n.email_message_id,
+               'at', to_char(coalesce(n.sent_at, n.created_at) at time zone 'UTC',
+                             'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'notification_id', n.id,
+               'customer', n.customer_number,
+               'detail', n.detail,
+               'pause_id', n.pause_id,
+               'pause_entity', p.entity,
+               'pause_key', p.key,
+               'run_date', n.run_date,
+               'request_id', n.request_id))::text, 'UTF8')
+    from recorded n left join pauses p on p.id = n.pause_id
+    returning 1
+)
+select count(*) from staged
 """
 
 
@@ -197,17 +230,20 @@ def candidate_from(row: asyncpg.Record) -> Candidate:
     ignored = (
         Ignored(row["ignored_entity"], row["ignored_pattern"]) if row["ignored_entity"] else None
     )
-    pauses = tuple(
-        Pause(
-            id=p["id"],
-            entity=p["entity"],
-            key=p["key"],
-            mode=p["mode"],
-            reason=p["reason"],
-            until=date.fromisoformat(p["until"]) if p["until"] else None,
+    pauses = (
+        tuple(
+            Pause(
+                id=p["id"],
+                entity=p["entity"],
+                key=p["key"],
+                mode=p["mode"],
+                reason=p["reason"],
+                until=date.fromisoformat(p["until"]) if p["until"] else None,
+            )
+            for p in row["pauses"]
         )
-        for p in (row[f"pause_{entity}"] for _, entity, _ in _PAUSES)
-        if p is not None
+        if row["pauses"]
+        else ()
     )
     return Candidate(
         administration_id=row["administration_id"],
@@ -222,7 +258,7 @@ def candidate_from(row: asyncpg.Record) -> Candidate:
         minimum_amount=row["minimum_amount"],
         ignored=ignored,
         pauses=pauses,
-        data=dict(row),
+        data=row,
     )
 
 
@@ -393,11 +429,6 @@ class NotifierStore:
         if conn is None:
             async with self._pool.acquire() as own, own.transaction():
                 return await self.record_suppressions(records, own, recheck_at=recheck_at)
-        pauses = {
-            r.suppression.pause.id: r.suppression.pause
-            for r in records
-            if r.suppression and r.suppression.pause
-        }
         columns: list[list[Any]] = [[] for _ in range(11)]
         for r in records:
             c, s = r.candidate, r.suppression
@@ -417,8 +448,7 @@ class NotifierStore:
             )
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
-        rows = await conn.fetch(_RECORD_SUPPRESSIONS, *columns)
-        await self._stage(conn, rows, pauses)
+        new: int = await conn.fetchval(_RECORD_SUPPRESSIONS, *columns, self._topics.notifications)
         mails = [
             (r.candidate.key, r.suppression.reason)
             for r in records
@@ -437,7 +467,7 @@ class NotifierStore:
                 [i for _, i in waiting],
                 recheck_at,
             )
-        return len(rows)
+        return new
 
     async def claim(self, conn: asyncpg.Connection, record: Record) -> int | None:
         """Claim (invoice, kind, level) for sending; None when it was already sent. Another

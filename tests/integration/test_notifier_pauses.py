@@ -13,6 +13,9 @@ import pytest
 from services.control.cases import add_case
 from services.control.pauses import lift_pause, list_pauses, set_pause
 from services.notifier.delivery import SEND_LANES
+from services.notifier.logic import Pause
+from services.notifier.store import recorded_event
+from shared.messages import NotificationRecorded
 from shared.settings import Settings
 from shared.testing import TopicReader, eventually
 from tests.integration.notifier_support import (
@@ -70,6 +73,10 @@ async def test_each_pause_kind_suppresses_exactly_what_it_should_and_records_why
     customer_reminders = await _pause(env, "customer", "C2", mode="reminders")
     case = await _pause(env, "case", "K3")
     invoice = await _pause(env, "invoice", "O4")
+    pauses = {
+        p["id"]: Pause(p["id"], p["entity"], p["key"], p["mode"], p["reason"], p["until"])
+        for p in await env.pool.fetch("select * from pauses")
+    }
 
     async with TopicReader(env.settings.require_kafka(), topics.notifications) as events:
         await env.send_invoice_mails()
@@ -108,6 +115,14 @@ async def test_each_pause_kind_suppresses_exactly_what_it_should_and_records_why
     assert "disputed" in on_topic["O1"]["detail"]
     assert on_topic["O5"]["outcome"] == "sent"
     assert on_topic["O5"]["email_message_id"] in env.smtp.message_ids()
+    # Each event is its row as NotificationRecorded, whether staged from Python (sent) or in
+    # the statement that records the suppressions.
+    stored = {r["id"]: r for r in await env.pool.fetch("select * from notifications")}
+    for message in published:
+        event = NotificationRecorded.model_validate(message)
+        assert event.model_dump(exclude={"message_id"}) == recorded_event(
+            stored[event.notification_id], pauses.get(event.pause_id)
+        ).model_dump(exclude={"message_id"})
 
 
 async def test_an_administration_paused_fully_gets_nothing_and_for_reminders_only_gets_invoices(
