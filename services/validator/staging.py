@@ -8,10 +8,14 @@ text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import hashlib
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
 from uuid import UUID
 
+from services.validator import rules
 from services.validator.rules import (
     Finding,
     validate_customer,
@@ -20,7 +24,15 @@ from services.validator.rules import (
 )
 from shared.messages import RawRecord
 
-__all__ = ["COLUMNS", "KEY_COLUMN", "StagedBatch", "record_key", "stage_records"]
+__all__ = [
+    "COLUMNS",
+    "HASHED",
+    "KEY_COLUMN",
+    "StagedBatch",
+    "record_key",
+    "source_hashes",
+    "stage_records",
+]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "customer": (
@@ -59,6 +71,9 @@ TABLE = {
     "invoice": "staged_invoices",
     "payment_condition": "staged_payment_conditions",
 }
+# Entities whose source text is hashed (see migration 0040): a record whose hash is known
+# clean skips validation. Payment conditions are a handful; they are always validated.
+HASHED = ("customer", "invoice")
 _VALIDATE: dict[str, Callable[[Mapping[str, str]], list[Finding]]] = {
     "customer": validate_customer,
     "invoice": validate_invoice,
@@ -70,6 +85,42 @@ def record_key(entity: str, data: Mapping[str, str], line: int) -> str:
     """The record's key; a record without one is named by its line so it can be reported."""
     key = (data.get(KEY_COLUMN[entity]) or "").strip()
     return key or f"(no number, line {line})"
+
+
+def _rules_fingerprint() -> str:
+    """What the outcome of validating a record depends on besides its text: the rules and the
+    libraries they consult. A change of either makes every hash new, so all is validated."""
+    digest = hashlib.md5(Path(rules.__file__).read_bytes())
+    for package in ("phonenumbers", "pycountry", "email-validator", "python-stdnum"):
+        try:
+            digest.update(f"{package}={metadata.version(package)};".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{package}=?;".encode())
+    return digest.hexdigest()
+
+
+_FINGERPRINT = _rules_fingerprint()
+
+
+def source_hashes(records: Iterable[RawRecord]) -> list[tuple[str, str] | None]:
+    """Per record, (key, hash of its source text) for hashed entities, else None.
+
+    The text is the record's fields as the export has them (the repr of the dict, which no
+    other dict shares), after the rules' fingerprint: what validating it depends on."""
+    fingerprint = _FINGERPRINT
+    md5 = hashlib.md5
+    out: list[tuple[str, str] | None] = []
+    for record in records:
+        entity = record.entity
+        if entity not in HASHED:
+            out.append(None)
+            continue
+        data = record.data
+        fields = data if type(data) is dict else dict(data)
+        text = f"{fingerprint}{entity}{fields!r}"
+        key = record_key(entity, data, record.line)
+        out.append((key, md5(text.encode("utf-8", "surrogatepass")).hexdigest()))
+    return out
 
 
 @dataclass
@@ -87,13 +138,30 @@ class StagedBatch:
         self.findings.extend(other.findings)
 
 
-def stage_records(run_id: UUID, records: Iterable[RawRecord]) -> StagedBatch:
+def stage_records(
+    run_id: UUID,
+    records: Iterable[RawRecord],
+    hashes: Sequence[tuple[str, str] | None] | None = None,
+    known: Collection[tuple[str, str, str]] = frozenset(),
+) -> StagedBatch:
+    """Validate and stage records. `hashes` are `source_hashes(records)` (computed here when
+    not given); a record whose (entity, key, hash) is in `known` (loaded from that very text,
+    which validation found nothing in) is staged without validating it again."""
+    records = list(records)
+    if hashes is None:
+        hashes = source_hashes(records)
     batch = StagedBatch()
-    for record in records:
+    for record, hashed in zip(records, hashes, strict=True):
         entity = record.entity
         data = record.data
-        key = record_key(entity, data, record.line)
-        found = _VALIDATE[entity](data)
+        if hashed is None:
+            key, source_hash = record_key(entity, data, record.line), None
+        else:
+            key, source_hash = hashed
+        if source_hash is not None and (entity, key, source_hash) in known:
+            found: list[Finding] = []
+        else:
+            found = _VALIDATE[entity](data)
         has_error = False
         for finding in found:
             has_error = has_error or finding.severity == "error"
@@ -110,5 +178,8 @@ def stage_records(run_id: UUID, records: Iterable[RawRecord]) -> StagedBatch:
                 )
             )
         values = [(data.get(column) or "").strip() for column in COLUMNS[entity][1:]]
-        batch.rows[TABLE[entity]].append((run_id, record.line, key, *values, has_error))
+        row: tuple[object, ...] = (run_id, record.line, key, *values, has_error)
+        if entity in HASHED:
+            row = (*row, source_hash, not found)
+        batch.rows[TABLE[entity]].append(row)
     return batch

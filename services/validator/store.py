@@ -19,8 +19,8 @@ from uuid import UUID
 import asyncpg
 
 from services.validator.rules import CODE_SEVERITY, describe
-from services.validator.staging import COLUMNS, TABLE, StagedBatch
-from shared.messages import AcceptedChange, ImportRunEvent, UpdatesAccepted, ValidationErrorEvent
+from services.validator.staging import COLUMNS, HASHED, TABLE, StagedBatch
+from shared.messages import ImportRunEvent, ValidationErrorEvent
 from shared.outbox import stage
 from shared.topics import Topics
 
@@ -166,6 +166,7 @@ _FINDINGS_SQL = [
     """create temp table run_blocked on commit drop as
        select distinct entity, key from run_findings where severity = 'error'""",
     "create index on run_blocked (entity, key)",
+    "create index on run_findings (entity, key, code)",
     "analyze run_findings",
     "analyze run_blocked",
 ]
@@ -193,112 +194,172 @@ _PAYMENT_CONDITIONS_SQL = [
            content_hash = excluded.content_hash, updated_at = now()""",
 ]
 
+# A staged record is `fast` when the loaded one came from the same source text (the hashes
+# of migration 0040) and is active (open): it is unchanged, and its loaded values stand in for
+# the source's, so nothing is recomputed for it and nothing is written.
 _CUSTOMERS_SQL = [
     """create temp table cust_src on commit drop as
-       select s.customer_number, s.name, s.email, nullif(s.phone, '') as phone, s.street,
-              s.postal_code, s.city, upper(coalesce(nullif(s.country, ''), 'NL')) as country,
-              nullif(lower(s.language), '') as language, nullif(s.vat_number, '') as vat_number,
-              nullif(s.changed_at, '') as changed_at,
-              md5(concat_ws(chr(31), s.name, s.email, s.phone, s.street, s.postal_code, s.city,
-                            s.country, s.language, s.vat_number, s.changed_at)) as content_hash,
+       select u.*, case when u.clean then u.staged_source_hash
+                        when u.content_hash = u.old_hash then u.old_source_hash end as source_hash
+       from (
+       select s.customer_number,
+              case when k.fast then c.name else s.name end as name,
+              case when k.fast then c.email else s.email end as email,
+              case when k.fast then c.phone else nullif(s.phone, '') end as phone,
+              case when k.fast then c.street else s.street end as street,
+              case when k.fast then c.postal_code else s.postal_code end as postal_code,
+              case when k.fast then c.city else s.city end as city,
+              case when k.fast then c.country
+                   else upper(coalesce(nullif(s.country, ''), 'NL')) end as country,
+              case when k.fast then c.language else nullif(lower(s.language), '') end as language,
+              case when k.fast then c.vat_number else nullif(s.vat_number, '') end as vat_number,
+              case when k.fast then c.changed_at else nullif(s.changed_at, '') end as changed_at,
+              case when k.fast then c.content_hash
+                   else md5(concat_ws(chr(31), s.name, s.email, s.phone, s.street, s.postal_code,
+                                      s.city, s.country, s.language, s.vat_number, s.changed_at))
+              end as content_hash,
+              s.source_hash as staged_source_hash, s.clean, c.source_hash as old_source_hash,
               c.content_hash as old_hash, c.status as old_status,
               c.customer_number is null as is_new
        from (select distinct on (customer_number) * from staged_customers
              where run_id = $1::uuid order by customer_number, line) s
        left join customers c on c.administration_id = $2::text
             and c.customer_number = s.customer_number
+       cross join lateral (select coalesce(c.status = 'active'
+                                           and c.source_hash = s.source_hash, false) as fast) k
        where not exists (select 1 from run_ignored r
                          where r.entity = 'customer' and r.key = s.customer_number)
          and not exists (select 1 from run_blocked b
-                         where b.entity = 'customer' and b.key = s.customer_number)""",
+                         where b.entity = 'customer' and b.key = s.customer_number)
+       ) u""",
+    # A row whose loaded data is unchanged but whose source hash changes (loaded before
+    # migration 0040, or new rules) gets the hash only: not counted, not announced, no
+    # updated_at.
     """insert into customers (administration_id, customer_number, name, email, phone, street,
                             postal_code, city, country, language, vat_number, changed_at,
-                            content_hash, status, last_run_id)
+                            content_hash, source_hash, status, last_run_id)
        select $2, customer_number, name, email, phone, street, postal_code, city, country,
-              language, vat_number, changed_at, content_hash, 'active', $1
+              language, vat_number, changed_at, content_hash, source_hash, 'active', $1
        from cust_src where is_new or old_hash <> content_hash or old_status <> 'active'
+                        or source_hash is distinct from old_source_hash
        on conflict (administration_id, customer_number) do update set
            name = excluded.name, email = excluded.email, phone = excluded.phone,
            street = excluded.street, postal_code = excluded.postal_code, city = excluded.city,
            country = excluded.country, language = excluded.language,
            vat_number = excluded.vat_number, changed_at = excluded.changed_at,
-           content_hash = excluded.content_hash, status = 'active', updated_at = now(),
+           content_hash = excluded.content_hash, source_hash = excluded.source_hash,
+           status = 'active',
+           updated_at = case when customers.content_hash <> excluded.content_hash
+                               or customers.status <> 'active'
+                             then now() else customers.updated_at end,
            last_run_id = excluded.last_run_id""",
 ]
 
 # Invoices of a customer with an error are held back (R5), as are their own errors' invoices.
-_INVOICE_SOURCE_SQL = [
-    """create temp table inv_src on commit drop as
-       select s.invoice_number, s.customer_number, s.invoice_date::date as invoice_date,
-              s.due_date::date as due_date, upper(s.currency) as currency,
-              s.amount_total::numeric(14, 2) as amount_total,
-              s.amount_open::numeric(14, 2) as amount_open,
-              nullif(s.payment_condition, '') as payment_condition,
-              nullif(s.description, '') as description,
-              null::text as content_hash,
-              i.invoice_number is null as is_new, i.status as old_status,
-              i.content_hash as old_hash, i.customer_number as old_customer_number,
-              i.invoice_date as old_invoice_date, i.due_date as old_due_date,
-              i.amount_total as old_amount_total, i.payment_condition as old_payment_condition
-       from (select distinct on (invoice_number) * from staged_invoices
-             where run_id = $1::uuid order by invoice_number, line) s
-       left join invoices i
-            on i.administration_id = $2::text and i.invoice_number = s.invoice_number
-       where not exists (select 1 from run_ignored r
-                         where r.entity = 'invoice' and r.key = s.invoice_number)
-         and not exists (select 1 from run_blocked b
-                         where b.entity = 'invoice' and b.key = s.invoice_number)
-         and not exists (select 1 from run_blocked b
-                         where b.entity = 'customer' and b.key = s.customer_number)""",
-    "analyze inv_src",
-]
+# Fixed fields keep the values they were first loaded with; src_* hold the source's values.
+_INVOICE_SOURCE_SQL = """
+create temp table inv_src on commit drop as
+-- The loaded row is a clean source's when no fixed field differs: it takes that hash.
+-- Otherwise it keeps the hash of the source it came from if its data stays as it is, and has
+-- none (matching no source) once its data mixes two sources.
+select u.*,
+       case when u.clean and u.src_customer_number is not distinct from u.customer_number
+             and u.src_invoice_date is not distinct from u.invoice_date
+             and u.src_due_date is not distinct from u.due_date
+             and u.src_amount_total is not distinct from u.amount_total
+             and u.src_payment_condition is not distinct from u.payment_condition
+            then u.staged_source_hash
+            when u.content_hash = u.old_hash then u.old_source_hash end as source_hash
+from (
+select t.*,
+       case when t.fast then t.old_hash
+            else md5(concat_ws(chr(31), t.customer_number, t.invoice_date, t.due_date, t.currency,
+                               t.amount_total, t.amount_open, t.payment_condition, t.description))
+       end as content_hash
+from (
+    select s.invoice_number,
+           case when k.is_new then s.customer_number else i.customer_number end
+               as customer_number,
+           case when k.is_new then s.invoice_date::date else i.invoice_date end as invoice_date,
+           case when k.is_new then s.due_date::date else i.due_date end as due_date,
+           case when k.fast then i.currency else upper(s.currency) end as currency,
+           case when k.is_new then s.amount_total::numeric(14, 2) else i.amount_total end
+               as amount_total,
+           case when k.fast then i.amount_open else s.amount_open::numeric(14, 2) end
+               as amount_open,
+           case when k.is_new then nullif(s.payment_condition, '') else i.payment_condition end
+               as payment_condition,
+           case when k.fast then i.description else nullif(s.description, '') end
+               as description,
+           k.is_new, k.fast, i.status as old_status, i.content_hash as old_hash,
+           s.source_hash as staged_source_hash, s.clean, i.source_hash as old_source_hash,
+           case when k.fast then i.customer_number else s.customer_number end
+               as src_customer_number,
+           case when k.fast then i.invoice_date else s.invoice_date::date end
+               as src_invoice_date,
+           case when k.fast then i.due_date else s.due_date::date end as src_due_date,
+           case when k.fast then i.amount_total else s.amount_total::numeric(14, 2) end
+               as src_amount_total,
+           case when k.fast then i.payment_condition else nullif(s.payment_condition, '') end
+               as src_payment_condition
+    from (select distinct on (invoice_number) * from staged_invoices
+          where run_id = $1::uuid order by invoice_number, line) s
+    left join invoices i
+         on i.administration_id = $2::text and i.invoice_number = s.invoice_number
+    cross join lateral (select i.invoice_number is null as is_new,
+                               coalesce(i.status = 'open' and i.source_hash = s.source_hash,
+                                        false) as fast) k
+    where not exists (select 1 from run_ignored r
+                      where r.entity = 'invoice' and r.key = s.invoice_number)
+      and not exists (select 1 from run_blocked b
+                      where b.entity = 'invoice' and b.key = s.invoice_number)
+      and not exists (select 1 from run_blocked b
+                      where b.entity = 'customer' and b.key = s.customer_number)
+) t
+) u
+"""
 
 _FIXED_CHANGES_SQL = """
 select invoice_number,
        array_remove(array[
-           case when customer_number is distinct from old_customer_number
+           case when src_customer_number is distinct from customer_number
                 then 'customer_number' end,
-           case when invoice_date is distinct from old_invoice_date then 'invoice_date' end,
-           case when due_date is distinct from old_due_date then 'due_date' end,
-           case when amount_total is distinct from old_amount_total then 'amount_total' end,
-           case when payment_condition is distinct from old_payment_condition
+           case when src_invoice_date is distinct from invoice_date then 'invoice_date' end,
+           case when src_due_date is distinct from due_date then 'due_date' end,
+           case when src_amount_total is distinct from amount_total then 'amount_total' end,
+           case when src_payment_condition is distinct from payment_condition
                 then 'payment_condition' end
        ], null) as fields,
        jsonb_build_object(
-           'customer_number', jsonb_build_array(old_customer_number, customer_number),
-           'invoice_date', jsonb_build_array(old_invoice_date, invoice_date),
-           'due_date', jsonb_build_array(old_due_date, due_date),
-           'amount_total', jsonb_build_array(old_amount_total::text, amount_total::text),
-           'payment_condition', jsonb_build_array(old_payment_condition, payment_condition)
+           'customer_number', jsonb_build_array(customer_number, src_customer_number),
+           'invoice_date', jsonb_build_array(invoice_date, src_invoice_date),
+           'due_date', jsonb_build_array(due_date, src_due_date),
+           'amount_total', jsonb_build_array(amount_total::text, src_amount_total::text),
+           'payment_condition', jsonb_build_array(payment_condition, src_payment_condition)
        ) as values
 from inv_src
-where not is_new and (customer_number is distinct from old_customer_number
-    or invoice_date is distinct from old_invoice_date or due_date is distinct from old_due_date
-    or amount_total is distinct from old_amount_total
-    or payment_condition is distinct from old_payment_condition)
+where not is_new and (src_customer_number is distinct from customer_number
+    or src_invoice_date is distinct from invoice_date or src_due_date is distinct from due_date
+    or src_amount_total is distinct from amount_total
+    or src_payment_condition is distinct from payment_condition)
 """
 
-_INVOICE_EFFECTIVE_SQL = [
-    # Fixed fields keep the values they were first loaded with.
-    """update inv_src set customer_number = old_customer_number,
-              invoice_date = old_invoice_date, due_date = old_due_date,
-              amount_total = old_amount_total, payment_condition = old_payment_condition
-       where not is_new""",
-    """update inv_src set content_hash = md5(concat_ws(chr(31), customer_number, invoice_date,
-              due_date, currency, amount_total, amount_open, payment_condition, description))""",
-]
 _INVOICE_UPSERT_SQL = [
     """insert into invoices (administration_id, invoice_number, customer_number, invoice_date,
                            due_date, currency, amount_total, amount_open, payment_condition,
-                           description, content_hash, status, last_run_id)
+                           description, content_hash, source_hash, status, last_run_id)
        select $2, invoice_number, customer_number, invoice_date, due_date, currency,
               amount_total, amount_open, payment_condition, description, content_hash,
-              'open', $1
+              source_hash, 'open', $1
        from inv_src where is_new or old_hash <> content_hash or old_status <> 'open'
+                       or source_hash is distinct from old_source_hash
        on conflict (administration_id, invoice_number) do update set
            currency = excluded.currency, amount_open = excluded.amount_open,
            description = excluded.description, content_hash = excluded.content_hash,
-           status = 'open', closed_at = null, updated_at = now(),
+           source_hash = excluded.source_hash, status = 'open', closed_at = null,
+           updated_at = case when invoices.content_hash <> excluded.content_hash
+                               or invoices.status <> 'open'
+                             then now() else invoices.updated_at end,
            last_run_id = excluded.last_run_id""",
 ]
 
@@ -334,29 +395,27 @@ returning i.invoice_number
 
 _ERROR_ID = "md5(concat_ws(chr(31), {admin}, {entity}, {key}, {code}))::uuid"
 
-_RAISE_SQL = [
-    """create temp table open_before on commit drop as
-       select error_id from validation_errors
-       where administration_id = $2::text and status = 'open'""",
-    f"""insert into validation_errors (error_id, administration_id, entity, key, code, field,
-                                     value, severity, message, status, run_id, raised_at)
-        select {_ERROR_ID.format(admin="$2::text", entity="f.entity", key="f.key", code="f.code")},
-               $2, f.entity, f.key, f.code, f.field, f.value, f.severity, f.message, 'open', $1,
-               now()
-        from run_findings f
-        on conflict (administration_id, entity, key, code) do update set
-            field = excluded.field, value = excluded.value, severity = excluded.severity,
-            message = excluded.message, status = 'open', resolution = null, resolved_at = null,
-            run_id = case when validation_errors.status = 'open'
-                          then validation_errors.run_id else excluded.run_id end,
-            raised_at = case when validation_errors.status = 'open'
-                             then validation_errors.raised_at else now() end""",
-]
-_NEWLY_RAISED_SQL = """
-select v.* from validation_errors v
-join run_findings f on f.entity = v.entity and f.key = v.key and f.code = v.code
-where v.administration_id = $1
-  and not exists (select 1 from open_before o where o.error_id = v.error_id)
+# An open error already saying the same is left alone (no write); what is written is either
+# raised now (its run_id becomes this run's) or an open error whose wording changed.
+_RAISE_SQL = f"""
+insert into validation_errors (error_id, administration_id, entity, key, code, field, value,
+                               severity, message, status, run_id, raised_at)
+select {_ERROR_ID.format(admin="$2::text", entity="f.entity", key="f.key", code="f.code")},
+       $2, f.entity, f.key, f.code, f.field, f.value, f.severity, f.message, 'open', $1, now()
+from run_findings f
+where not exists (select 1 from validation_errors v
+                  where v.administration_id = $2::text and v.entity = f.entity
+                    and v.key = f.key and v.code = f.code and v.status = 'open'
+                    and v.field = f.field and v.value = f.value
+                    and v.severity = f.severity and v.message = f.message)
+on conflict (administration_id, entity, key, code) do update set
+    field = excluded.field, value = excluded.value, severity = excluded.severity,
+    message = excluded.message, status = 'open', resolution = null, resolved_at = null,
+    run_id = case when validation_errors.status = 'open'
+                  then validation_errors.run_id else excluded.run_id end,
+    raised_at = case when validation_errors.status = 'open'
+                     then validation_errors.raised_at else now() end
+returning validation_errors.*
 """
 _RESOLVE_SQL = """
 update validation_errors v set status = 'resolved', resolved_at = now(), resolution = case
@@ -378,18 +437,18 @@ returning v.*
 _BLOCKED_COUNTS_SQL = """
 select 'customer' as entity, count(distinct s.customer_number) as n from staged_customers s
 where s.run_id = $1::uuid
-  and exists (select 1 from run_blocked b where b.entity = 'customer' and b.key = s.customer_number)
+  and s.customer_number in (select b.key from run_blocked b where b.entity = 'customer')
 union all
 select 'payment_condition', count(distinct s.code) from staged_payment_conditions s
 where s.run_id = $1::uuid
-  and exists (select 1 from run_blocked b where b.entity = 'payment_condition' and b.key = s.code)
+  and s.code in (select b.key from run_blocked b where b.entity = 'payment_condition')
 union all
 select 'invoice', count(distinct s.invoice_number) from staged_invoices s
 where s.run_id = $1::uuid
   and not exists (select 1 from run_ignored r
                   where r.entity = 'invoice' and r.key = s.invoice_number)
-  and exists (select 1 from run_blocked b where (b.entity = 'invoice' and b.key = s.invoice_number)
-              or (b.entity = 'customer' and b.key = s.customer_number))
+  and (s.invoice_number in (select b.key from run_blocked b where b.entity = 'invoice')
+       or s.customer_number in (select b.key from run_blocked b where b.entity = 'customer'))
 """
 
 _OUTCOME_SQL = """
@@ -397,6 +456,24 @@ select count(*) filter (where is_new) as added,
        count(*) filter (where not is_new and (old_hash <> content_hash {extra})) as updated,
        count(*) filter (where not is_new and not (old_hash <> content_hash {extra})) as unchanged
 from {table}
+"""
+
+# The run's accepted changes as UpdatesAccepted messages (the shape of shared/messages.py,
+# as `encode` writes it) of at most $4 changes each, in the order they were noted, written to
+# the outbox in one statement: hundreds of thousands of changes never pass through Python.
+_ACCEPTED_UPDATES_SQL = """
+insert into outbox (topic, key, payload)
+select $1, $2, convert_to(json_build_object(
+           'message_id', gen_random_uuid(),
+           'administration_id', $2::text,
+           'run_id', $3::uuid,
+           'changes', json_agg(json_build_object('entity', entity, 'key', key, 'change', change)
+                               order by seq),
+           'occurred_at', to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+       )::text, 'UTF8')
+from run_changes
+group by (seq - 1) / $4
+order by (seq - 1) / $4
 """
 
 _CLEANUP_TABLES = (
@@ -415,12 +492,69 @@ class ValidatorStore:
 
     # --- staging -----------------------------------------------------------------------------
 
-    async def running_runs(self, run_ids: Iterable[UUID]) -> set[UUID]:
+    async def running_runs(self, run_ids: Iterable[UUID]) -> dict[UUID, str]:
+        """The runs still running among these, with their administrations."""
         rows = await self._pool.fetch(
-            "select run_id from import_runs where run_id = any($1::uuid[]) and status = 'running'",
+            "select run_id, administration_id from import_runs"
+            " where run_id = any($1::uuid[]) and status = 'running'",
             list(set(run_ids)),
         )
-        return {row["run_id"] for row in rows}
+        return {row["run_id"]: row["administration_id"] for row in rows}
+
+    async def known_clean(
+        self, admin: str, candidates: Iterable[tuple[str, str, str]]
+    ) -> set[tuple[str, str, str]]:
+        """Which (entity, key, source hash) are an active customer's or open invoice's loaded
+        from that very text, which validation found nothing in (migration 0040)."""
+        wanted: dict[str, dict[str, str]] = {entity: {} for entity in HASHED}
+        for entity, key, source_hash in candidates:
+            wanted[entity][key] = source_hash
+        if not any(wanted.values()):
+            return set()
+        # One primary-key probe per key, planned anew each time: a plan cached while the
+        # administration had nothing loaded scanned all of its rows per key once it had
+        # (tens of seconds per batch), and so did a filter by an array of thousands of keys.
+        # Knowing is only a shortcut: should the lookup still take long, everything is
+        # validated as if nothing were known.
+        try:
+            rows = await self._probe_loaded(admin, wanted)
+        except asyncpg.QueryCanceledError:
+            keys = sum(map(len, wanted.values()))
+            log.warning("looking up %d loaded source hashes timed out; validating all", keys)
+            return set()
+        return {
+            (row["entity"], row["key"], row["source_hash"])
+            for row in rows
+            if row["usable"] and wanted[row["entity"]].get(row["key"]) == row["source_hash"]
+        }
+
+    async def _probe_loaded(
+        self, admin: str, wanted: dict[str, dict[str, str]]
+    ) -> list[asyncpg.Record]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "set local statement_timeout = '3s';"
+                " set local plan_cache_mode = force_custom_plan;"
+                " set local enable_seqscan = off; set local enable_bitmapscan = off;"
+                " set local enable_hashjoin = off; set local enable_mergejoin = off"
+            )
+            return await conn.fetch(
+                """select 'customer' as entity, c.customer_number as key, c.source_hash,
+                          c.status = 'active' as usable
+                   from unnest($2::text[]) k(key)
+                   cross join lateral (select * from customers
+                                       where administration_id = $1 and customer_number = k.key
+                                       limit 1) c
+                   union all
+                   select 'invoice', i.invoice_number, i.source_hash, i.status = 'open'
+                   from unnest($3::text[]) k(key)
+                   cross join lateral (select * from invoices
+                                       where administration_id = $1 and invoice_number = k.key
+                                       limit 1) i""",
+                admin,
+                list(wanted["customer"]),
+                list(wanted["invoice"]),
+            )
 
     async def stage_chunks(
         self, chunks: Mapping[tuple[UUID, int], tuple[int, StagedBatch]]
@@ -460,10 +594,11 @@ class ValidatorStore:
         for entity, table in TABLE.items():
             rows = batch.rows[table]
             if rows:
+                extra = ["source_hash", "clean"] if entity in HASHED else []
                 await conn.copy_records_to_table(
                     table,
                     records=rows,
-                    columns=["run_id", "line", *COLUMNS[entity], "has_error"],
+                    columns=["run_id", "line", *COLUMNS[entity], "has_error", *extra],
                 )
         if batch.findings:
             await conn.copy_records_to_table(
@@ -503,37 +638,37 @@ class ValidatorStore:
     async def _load(self, conn: asyncpg.Connection, run: asyncpg.Record) -> RunOutcome:
         run_id, admin = run["run_id"], run["administration_id"]
         outcome = RunOutcome(run_id, admin)
-        await _run_all(conn, _IGNORED_SQL, run_id, admin)
+        # Every statement below works on whole sets (the run, the administration): hash joins
+        # and room for them, whatever stale statistics of the staging tables suggest (and no
+        # JIT, which the cost of a refused nested loop would otherwise switch on). Plans are
+        # made for this run's sizes, never taken from the cache of an earlier, smaller run.
+        await conn.execute(
+            "set local work_mem = '256MB'; set local enable_nestloop = off; set local jit = off;"
+            " set local plan_cache_mode = force_custom_plan"
+        )
+        has_entries = await conn.fetchval(
+            "select exists (select 1 from ignore_entries where administration_id = $1)", admin
+        )
+        await _run_all(conn, _IGNORED_SQL if has_entries else _IGNORED_SQL[:1], run_id, admin)
         await _run_all(conn, _UNREFERENCED_SQL, run_id)
         await self._add_cross_record_findings(conn, run_id, admin)
         await _run_all(conn, _FINDINGS_SQL, run_id)
         await _run_all(conn, _PAYMENT_CONDITIONS_SQL, run_id, admin)
         await _run_all(conn, _CUSTOMERS_SQL, run_id, admin)
-        await _run_all(conn, _INVOICE_SOURCE_SQL, run_id, admin)
+        await _run_all(conn, [_INVOICE_SOURCE_SQL], run_id, admin)
         await self._add_fixed_field_warnings(conn, admin)
-        await _run_all(conn, _INVOICE_EFFECTIVE_SQL, run_id, admin)
         counts = {
             "payment_condition": await _outcome(conn, "pc_src", ""),
             "customer": await _outcome(conn, "cust_src", "or old_status <> 'active'"),
             "invoice": await _outcome(conn, "inv_src", "or old_status <> 'open'"),
         }
-        changes = await self._changes(conn)
+        await self._changes(conn)
         await _run_all(conn, _INVOICE_UPSERT_SQL, run_id, admin)
-        blocked_customers = await conn.fetch(_BLOCK_CUSTOMERS_SQL, admin)
-        blocked_invoices = await conn.fetch(_BLOCK_INVOICES_SQL, admin)
-        closed = await conn.fetch(_CLOSE_SQL, run_id, admin)
-        changes += [
-            AcceptedChange(entity="customer", key=r["customer_number"], change="blocked")
-            for r in blocked_customers
-        ]
-        changes += [
-            AcceptedChange(entity="invoice", key=r["invoice_number"], change="blocked")
-            for r in blocked_invoices
-        ]
-        changes += [
-            AcceptedChange(entity="invoice", key=r["invoice_number"], change="closed")
-            for r in closed
-        ]
+        # Without entries nothing is ignored, so nothing is to be blocked either.
+        if has_entries:
+            await conn.execute(_noting_changes(_BLOCK_CUSTOMERS_SQL, "customer", "blocked"), admin)
+            await conn.execute(_noting_changes(_BLOCK_INVOICES_SQL, "invoice", "blocked"), admin)
+        await conn.execute(_noting_changes(_CLOSE_SQL, "invoice", "closed"), run_id, admin)
         for row in await conn.fetch(_BLOCKED_COUNTS_SQL, run_id):
             counts[row["entity"]]["blocked"] = row["n"]
         for entity in ENTITIES:
@@ -541,24 +676,14 @@ class ValidatorStore:
         for row in await conn.fetch("select entity, count(*) as n from run_ignored group by 1"):
             counts[row["entity"]]["ignored"] = row["n"]
         outcome.counts = counts
-        outcome.changes = len(changes)
+        outcome.changes = await conn.fetchval("select count(*) from run_changes")
 
         events = await self._error_lifecycle(conn, run_id, admin)
         outcome.raised = sum(1 for e in events if e.event == "raised")
         outcome.resolved = len(events) - outcome.raised
         await stage(conn, self._topics.validation_errors, admin, events)
-        await stage(
-            conn,
-            self._topics.accepted_updates,
-            admin,
-            [
-                UpdatesAccepted(
-                    administration_id=admin,
-                    run_id=run_id,
-                    changes=changes[i : i + CHANGES_PER_MESSAGE],
-                )
-                for i in range(0, len(changes), CHANGES_PER_MESSAGE)
-            ],
+        await conn.execute(
+            _ACCEPTED_UPDATES_SQL, self._topics.accepted_updates, admin, run_id, CHANGES_PER_MESSAGE
         )
         await conn.execute(
             "update import_runs set status = 'completed', finished_at = now(), counts = $2"
@@ -650,29 +775,41 @@ class ValidatorStore:
                 findings,
             )
 
-    async def _changes(self, conn: asyncpg.Connection) -> list[AcceptedChange]:
-        rows = await conn.fetch(
-            """select 'customer' as entity, customer_number as key,
+    async def _changes(self, conn: asyncpg.Connection) -> None:
+        """What the merge changes, noted in run_changes (blocking and closing add theirs)."""
+        await conn.execute(
+            """create temp table run_changes (
+                   seq bigserial, entity text, key text, change text
+               ) on commit drop;
+               insert into run_changes (entity, key, change)
+               select 'customer', customer_number,
                       case when is_new then 'added' when old_status <> 'active'
-                           and old_hash = content_hash then 'unblocked' else 'updated' end as change
-               from cust_src where is_new or old_hash <> content_hash or old_status <> 'active'
-               union all
+                           and old_hash = content_hash then 'unblocked' else 'updated' end
+               from cust_src where is_new or old_hash <> content_hash or old_status <> 'active';
+               insert into run_changes (entity, key, change)
                select 'invoice', invoice_number,
                       case when is_new then 'added' when old_status = 'blocked'
                            then 'unblocked' else 'updated' end
                from inv_src where is_new or old_hash <> content_hash or old_status <> 'open'"""
         )
-        return [AcceptedChange(entity=r["entity"], key=r["key"], change=r["change"]) for r in rows]
 
     async def _error_lifecycle(
         self, conn: asyncpg.Connection, run_id: UUID, admin: str
     ) -> list[ValidationErrorEvent]:
-        await _run_all(conn, _RAISE_SQL, run_id, admin)
-        raised = await conn.fetch(_NEWLY_RAISED_SQL, admin)
+        written = await conn.fetch(_RAISE_SQL, run_id, admin)
+        raised = [row for row in written if row["run_id"] == run_id]
         resolved = await conn.fetch(_RESOLVE_SQL, run_id, admin)
         events = [_error_event(row, "raised", run_id) for row in raised]
         events += [_error_event(row, "resolved", run_id) for row in resolved]
         return events
+
+
+def _noting_changes(update_sql: str, entity: str, change: str) -> str:
+    """An UPDATE ... RETURNING key whose rows are noted in run_changes as `change`."""
+    return (
+        f"with changed as ({update_sql}) insert into run_changes (entity, key, change)"
+        f" select '{entity}', k, '{change}' from changed as c(k)"
+    )
 
 
 def _error_event(row: asyncpg.Record, event: str, run_id: UUID) -> ValidationErrorEvent:
