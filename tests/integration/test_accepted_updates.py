@@ -1,6 +1,6 @@
-"""What a completed run changed, as the accepted-updates topic tells it: every added, updated
-and closed record once, nothing for what stayed the same or was held back, in messages the
-contract's model reads."""
+"""What a completed run changed, as the accepted-updates topic tells it: every added, updated,
+closed, blocked and unblocked record once, nothing for what stayed the same or was held back,
+in messages the contract's model reads."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from services.control.ignore import add_ignore_entry, remove_ignore_entry
 from services.validator.store import CHANGES_PER_MESSAGE
 from shared.messages import UpdatesAccepted
 from shared.settings import Settings
@@ -67,6 +68,22 @@ async def test_each_change_of_a_run_is_announced_once_and_nothing_else(
 
         third = await h.run_import(write=False)  # the same export again
         assert await accepted(h, log, third) == []
+
+        # R7: an ignored customer is blocked with its open invoices, and back when released.
+        await add_ignore_entry(h.pool, h.topics, h.admin_id, "customer", "C1", issued_by="test")
+        fourth = await h.run_import(write=False)
+        assert sorted(await accepted(h, log, fourth)) == [
+            ("customer", "C1", "blocked"),
+            ("invoice", "F1", "blocked"),
+            ("invoice", "F5", "blocked"),
+        ]
+        await remove_ignore_entry(h.pool, h.topics, h.admin_id, "customer", "C1", issued_by="test")
+        fifth = await h.run_import(write=False)
+        assert sorted(await accepted(h, log, fifth)) == [
+            ("customer", "C1", "unblocked"),
+            ("invoice", "F1", "unblocked"),
+            ("invoice", "F5", "unblocked"),
+        ]
 
 
 async def test_a_large_run_is_announced_in_full_messages(
