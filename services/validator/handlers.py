@@ -40,11 +40,10 @@ class Validator:
         known = await self._known_clean(running, todo, records, hashes)
         chunks: dict[tuple[UUID, int], tuple[int, StagedBatch]] = {}
         for chunk, chunk_records, hashed in zip(todo, records, hashes, strict=True):
-            # stage_records reads only .entity, .line and .data, which a Record has.
             staged = await asyncio.to_thread(
                 stage_records,
                 chunk.run_id,
-                chunk_records,  # type: ignore[arg-type]
+                chunk_records,
                 hashed,
                 known[running[chunk.run_id]],
             )
@@ -98,4 +97,4 @@ def _records_and_hashes(
     chunks: list[RecordsRead],
 ) -> tuple[list[list[Record]], list[list[tuple[str, str] | None]]]:
     records = [records_of(chunk) for chunk in chunks]
-    return records, [source_hashes(chunk_records) for chunk_records in records]  # type: ignore[arg-type]
+    return records, [source_hashes(chunk_records) for chunk_records in records]

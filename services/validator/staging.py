@@ -16,13 +16,14 @@ from pathlib import Path
 from uuid import UUID
 
 from services.validator import rules
+from services.validator.decode import Record
 from services.validator.rules import (
     Finding,
     validate_customer,
     validate_invoice,
     validate_payment_condition,
 )
-from shared.messages import RawRecord
+from shared.source_format import COLUMNS, KEY_COLUMN, Entity
 
 __all__ = [
     "COLUMNS",
@@ -34,39 +35,8 @@ __all__ = [
     "stage_records",
 ]
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "customer": (
-        "customer_number",
-        "name",
-        "email",
-        "phone",
-        "street",
-        "postal_code",
-        "city",
-        "country",
-        "language",
-        "vat_number",
-        "changed_at",
-    ),
-    "invoice": (
-        "invoice_number",
-        "customer_number",
-        "invoice_date",
-        "due_date",
-        "currency",
-        "amount_total",
-        "amount_open",
-        "payment_condition",
-        "description",
-    ),
-    "payment_condition": ("code", "description", "term_days"),
-}
-KEY_COLUMN = {
-    "customer": "customer_number",
-    "invoice": "invoice_number",
-    "payment_condition": "code",
-}
-TABLE = {
+# Staging tables hold the source columns (shared.source_format) in the same order.
+TABLE: dict[Entity, str] = {
     "customer": "staged_customers",
     "invoice": "staged_invoices",
     "payment_condition": "staged_payment_conditions",
@@ -81,7 +51,7 @@ _VALIDATE: dict[str, Callable[[Mapping[str, str]], list[Finding]]] = {
 }
 
 
-def record_key(entity: str, data: Mapping[str, str], line: int) -> str:
+def record_key(entity: Entity, data: Mapping[str, str], line: int) -> str:
     """The record's key; a record without one is named by its line so it can be reported."""
     key = (data.get(KEY_COLUMN[entity]) or "").strip()
     return key or f"(no number, line {line})"
@@ -102,7 +72,7 @@ def _rules_fingerprint() -> str:
 _FINGERPRINT = _rules_fingerprint()
 
 
-def source_hashes(records: Iterable[RawRecord]) -> list[tuple[str, str] | None]:
+def source_hashes(records: Iterable[Record]) -> list[tuple[str, str] | None]:
     """Per record, (key, hash of its source text) for hashed entities, else None.
 
     The text is the record's fields as the export has them (the repr of the dict, which no
@@ -140,7 +110,7 @@ class StagedBatch:
 
 def stage_records(
     run_id: UUID,
-    records: Iterable[RawRecord],
+    records: Iterable[Record],
     hashes: Sequence[tuple[str, str] | None] | None = None,
     known: Collection[tuple[str, str, str]] = frozenset(),
 ) -> StagedBatch:
