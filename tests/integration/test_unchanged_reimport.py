@@ -19,6 +19,20 @@ from tests.integration.importing import ImportHarness, customer, import_services
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def validated(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The customer numbers validation is run on, in the validator of this test process."""
+    numbers: list[str] = []
+    real = staging._VALIDATE["customer"]
+
+    def counting(row: Any) -> list[Finding]:
+        numbers.append(row["customer_number"])
+        return real(row)
+
+    monkeypatch.setitem(staging._VALIDATE, "customer", counting)
+    return numbers
+
+
 async def row_versions(h: ImportHarness) -> dict[tuple[str, str], Any]:
     """Every loaded row's and error's physical version: a write of any kind changes it."""
     rows = await h.pool.fetch(
@@ -70,16 +84,8 @@ async def test_an_unchanged_export_writes_nothing_and_keeps_every_finding(
 
 
 async def test_known_clean_records_skip_validation_and_changed_ones_do_not(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validated: list[str]
 ) -> None:
-    validated: list[str] = []
-    real = staging._VALIDATE["customer"]
-
-    def counting(row: Any) -> list[Finding]:
-        validated.append(row["customer_number"])
-        return real(row)
-
-    monkeypatch.setitem(staging._VALIDATE, "customer", counting)
     async with import_services(settings, tmp_path / "export") as h:
         h.ledger.customers = [customer("C1"), customer("C2"), customer("C5", phone="12345")]
         h.ledger.invoices = [invoice("F1", "C1"), invoice("F2", "C2"), invoice("F5", "C5")]
@@ -177,19 +183,11 @@ async def test_a_reopened_or_fixed_field_changed_invoice_is_not_taken_as_unchang
 
 
 async def test_a_lookup_that_times_out_only_means_everything_is_validated(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validated: list[str]
 ) -> None:
-    validated: list[str] = []
-    real = staging._VALIDATE["customer"]
-
-    def counting(row: Any) -> list[Finding]:
-        validated.append(row["customer_number"])
-        return real(row)
-
     async def too_slow(self: ValidatorStore, *args: Any) -> Any:
         raise asyncpg.QueryCanceledError("canceling statement due to statement timeout")
 
-    monkeypatch.setitem(staging._VALIDATE, "customer", counting)
     async with import_services(settings, tmp_path / "export") as h:
         h.ledger.customers = [customer("C1"), customer("C2")]
         h.ledger.invoices = [invoice("F1", "C1"), invoice("F2", "C2")]
