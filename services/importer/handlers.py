@@ -15,6 +15,7 @@ from services.importer.logic import latest_due_moment
 from services.importer.reader import ChunkPublisher, publish_outstanding
 from services.importer.sources import SourceError, open_source
 from services.importer.store import ImportStore, Run
+from services.importer.unchanged import ExportIdentity, pipeline_fingerprint
 from shared.db import retry_while_unavailable
 from shared.kafka import Decoded
 from shared.messages import ImportRequested, ImportRunEvent, encode
@@ -93,12 +94,34 @@ class Importer:
         what = f"run {run.run_id}"
         try:
             source = open_source(run.source)
-            records = await publish_outstanding(source, publisher)
-            await retry_while_unavailable(
-                lambda: self.store.mark_read(run, chunks=publisher.seq, records=records),
-                what=what,
-            )
-            log.info("run %s read: %d chunks, %s", run.run_id, publisher.seq, records)
+            export = await asyncio.to_thread(ExportIdentity.of, source)
+            pipeline = pipeline_fingerprint()
+            content_hash = export.content_hash
+            same_as = None
+            if content_hash is not None:
+                same_as = await retry_while_unavailable(
+                    lambda: self.store.complete_unchanged(
+                        run, export_hash=content_hash, pipeline_fingerprint=pipeline
+                    ),
+                    what=what,
+                )
+            if same_as is not None:
+                log.info("run %s: the export is unchanged since run %s", run.run_id, same_as)
+            else:
+                records = await publish_outstanding(source, publisher)
+                # An export that changed while it was read is not known by its hash.
+                still = await asyncio.to_thread(export.still_describes, source)
+                await retry_while_unavailable(
+                    lambda: self.store.mark_read(
+                        run,
+                        chunks=publisher.seq,
+                        records=records,
+                        export_hash=content_hash if still else None,
+                        pipeline_fingerprint=pipeline,
+                    ),
+                    what=what,
+                )
+                log.info("run %s read: %d chunks, %s", run.run_id, publisher.seq, records)
         except asyncio.CancelledError:
             raise  # shutdown: the run is restarted by whichever importer finds it stale
         except (SourceError, ValueError) as exc:

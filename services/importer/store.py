@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from services.importer.unchanged import carried_counts
 from shared.messages import ImportRequested, ImportRunEvent
 from shared.outbox import stage
 from shared.topics import Topics
@@ -248,16 +249,82 @@ class ImportStore:
         )
         return [row["administration_id"] for row in rows]
 
-    async def mark_read(self, run: Run, *, chunks: int, records: dict[str, int]) -> bool:
+    async def complete_unchanged(
+        self, run: Run, *, export_hash: str, pipeline_fingerprint: str
+    ) -> UUID | None:
+        """Complete the run at once if it would load nothing: the administration's latest
+        completed run loaded this very export, with this code, and its ignore list and dunning
+        plans have not changed since. Returns that run's id, or None (the run goes on)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            last = await conn.fetchrow(
+                "select r.run_id, r.counts, r.records from import_runs r"
+                " join administrations a on a.id = r.administration_id"
+                " where r.administration_id = $1 and r.status = 'completed'"
+                " and r.export_hash = $2 and r.pipeline_fingerprint = $3"
+                " and r.inputs_version = a.import_inputs_version"
+                " and r.run_id = (select l.run_id from import_runs l"
+                "                 where l.administration_id = $1 and l.status = 'completed'"
+                "                 order by l.finished_at desc limit 1)",
+                run.administration_id,
+                export_hash,
+                pipeline_fingerprint,
+            )
+            if last is None:
+                return None
+            counts = carried_counts(last["counts"])
+            reason = f"the export is unchanged since run {last['run_id']}: nothing to load"
+            completed = await conn.fetchval(
+                "update import_runs r set status = 'completed', read_at = now(),"
+                " finished_at = now(), chunks = 0, records = $2, counts = $3, reason = $4,"
+                " export_hash = $5, pipeline_fingerprint = $6,"
+                " inputs_version = a.import_inputs_version"
+                " from administrations a where a.id = r.administration_id"
+                " and r.run_id = $1 and r.status = 'running' returning true",
+                run.run_id,
+                last["records"],
+                counts,
+                reason,
+                export_hash,
+                pipeline_fingerprint,
+            )
+            if not completed:
+                return None
+            await self._event(
+                conn,
+                ImportRunEvent(
+                    event="completed",
+                    run_id=run.run_id,
+                    request_id=run.request_id,
+                    administration_id=run.administration_id,
+                    trigger=run.trigger,
+                    status="completed",
+                    counts=counts,
+                    reason=reason,
+                ),
+            )
+            return UUID(str(last["run_id"]))
+
+    async def mark_read(
+        self,
+        run: Run,
+        *,
+        chunks: int,
+        records: dict[str, int],
+        export_hash: str | None = None,
+        pipeline_fingerprint: str | None = None,
+    ) -> bool:
         """The importer published every chunk: announce how many, so the validator can tell
         when it has seen the whole run. False when the run ended meanwhile."""
         async with self._pool.acquire() as conn, conn.transaction():
             updated = await conn.fetchval(
-                "update import_runs set read_at = now(), chunks = $2, records = $3"
+                "update import_runs set read_at = now(), chunks = $2, records = $3,"
+                " export_hash = $4, pipeline_fingerprint = $5"
                 " where run_id = $1 and status = 'running' returning true",
                 run.run_id,
                 chunks,
                 records,
+                export_hash,
+                pipeline_fingerprint,
             )
             if not updated:
                 return False

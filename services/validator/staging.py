@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from uuid import UUID
 
@@ -23,6 +22,7 @@ from services.validator.rules import (
     validate_invoice,
     validate_payment_condition,
 )
+from shared.fingerprints import VALIDATION_LIBRARIES, library_versions
 from shared.source_format import COLUMNS, KEY_COLUMN, Entity
 
 __all__ = [
@@ -61,11 +61,7 @@ def _rules_fingerprint() -> str:
     """What the outcome of validating a record depends on besides its text: the rules and the
     libraries they consult. A change of either makes every hash new, so all is validated."""
     digest = hashlib.md5(Path(rules.__file__).read_bytes())
-    for package in ("phonenumbers", "pycountry", "email-validator", "python-stdnum"):
-        try:
-            digest.update(f"{package}={metadata.version(package)};".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"{package}=?;".encode())
+    digest.update(library_versions(VALIDATION_LIBRARIES).encode())
     return digest.hexdigest()
 
 

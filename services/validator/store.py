@@ -646,6 +646,12 @@ class ValidatorStore:
             "set local work_mem = '256MB'; set local enable_nestloop = off; set local jit = off;"
             " set local plan_cache_mode = force_custom_plan"
         )
+        # Read before anything the load consults: a change of the ignore list or the dunning
+        # plans from here on counts the version up past it (migration 0050), so this run never
+        # stands in for a run after that change.
+        inputs_version = await conn.fetchval(
+            "select import_inputs_version from administrations where id = $1", admin
+        )
         has_entries = await conn.fetchval(
             "select exists (select 1 from ignore_entries where administration_id = $1)", admin
         )
@@ -686,10 +692,11 @@ class ValidatorStore:
             _ACCEPTED_UPDATES_SQL, self._topics.accepted_updates, admin, run_id, CHANGES_PER_MESSAGE
         )
         await conn.execute(
-            "update import_runs set status = 'completed', finished_at = now(), counts = $2"
-            " where run_id = $1::uuid",
+            "update import_runs set status = 'completed', finished_at = now(), counts = $2,"
+            " inputs_version = $3 where run_id = $1::uuid",
             run_id,
             counts,
+            inputs_version,
         )
         await stage(
             conn,

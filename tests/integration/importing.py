@@ -41,6 +41,7 @@ __all__ = [
     "invoice",
     "load_directly",
     "open_pool",
+    "row_versions",
 ]
 
 CONDITION = {"code": "30D", "description": "30 days", "term_days": "30"}
@@ -170,6 +171,22 @@ class ImportHarness:
             status,
         )
         return {(row["entity"], row["key"], row["code"]): row for row in rows}
+
+
+async def row_versions(h: ImportHarness) -> dict[tuple[str, str], Any]:
+    """Every loaded row's and error's physical version: a write of any kind changes it."""
+    rows = await h.pool.fetch(
+        """select 'customer' as t, customer_number as k, xmin::text as v from customers
+           where administration_id = $1
+           union all select 'invoice', invoice_number, xmin::text from invoices
+           where administration_id = $1
+           union all select 'payment_condition', code, xmin::text from payment_conditions
+           where administration_id = $1
+           union all select 'error', entity || '/' || key || '/' || code, xmin::text
+           from validation_errors where administration_id = $1""",
+        h.admin_id,
+    )
+    return {(row["t"], row["k"]): row["v"] for row in rows}
 
 
 @asynccontextmanager

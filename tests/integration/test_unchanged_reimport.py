@@ -6,17 +6,27 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import pytest
 
+from services.importer import handlers
 from services.validator import staging
 from services.validator.rules import Finding
 from services.validator.store import ValidatorStore
 from shared.settings import Settings
-from tests.integration.importing import ImportHarness, customer, import_services, invoice
+from tests.integration.importing import customer, import_services, invoice, row_versions
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def read_every_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run here reads its records: as if the code changed between runs, so that an
+    unchanged export is not completed at once (tests/integration/test_unchanged_export.py)
+    and what is tested is each record's own source hash."""
+    monkeypatch.setattr(handlers, "pipeline_fingerprint", lambda: uuid4().hex)
 
 
 @pytest.fixture
@@ -31,22 +41,6 @@ def validated(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setitem(staging._VALIDATE, "customer", counting)
     return numbers
-
-
-async def row_versions(h: ImportHarness) -> dict[tuple[str, str], Any]:
-    """Every loaded row's and error's physical version: a write of any kind changes it."""
-    rows = await h.pool.fetch(
-        """select 'customer' as t, customer_number as k, xmin::text as v from customers
-           where administration_id = $1
-           union all select 'invoice', invoice_number, xmin::text from invoices
-           where administration_id = $1
-           union all select 'payment_condition', code, xmin::text from payment_conditions
-           where administration_id = $1
-           union all select 'error', entity || '/' || key || '/' || code, xmin::text
-           from validation_errors where administration_id = $1""",
-        h.admin_id,
-    )
-    return {(row["t"], row["k"]): row["v"] for row in rows}
 
 
 async def test_an_unchanged_export_writes_nothing_and_keeps_every_finding(

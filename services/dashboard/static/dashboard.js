@@ -156,7 +156,8 @@
         following = null;
         importButton.disabled = false;
         var text = "import " + run.status.replace("_", " ");
-        if (run.status === "completed") say(progress, text + " — " + countsText(run.counts), "done");
+        // A run of an unchanged export says so instead of counting.
+        if (run.status === "completed") say(progress, text + " — " + (run.reason || countsText(run.counts)), "done");
         else say(progress, text + (run.reason ? ": " + run.reason : ""), "error");
         refreshSection("imports");
         refreshSection("errors");

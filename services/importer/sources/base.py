@@ -83,3 +83,9 @@ class Source(Protocol):
     def fingerprint(self) -> str:
         """Cheap; changes whenever the export changes."""
         ...
+
+    def content_hash(self) -> str | None:
+        """A hash of the export's whole content: equal for equal exports, whenever and
+        wherever they were written (unlike `fingerprint`, which may change without them).
+        None when the content cannot be known without consuming it."""
+        ...

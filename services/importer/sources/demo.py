@@ -86,6 +86,13 @@ class DemoSource:
     def fingerprint(self) -> str:
         return hashlib.sha256(f"demo:{self.seed}:{self.today.isoformat()}".encode()).hexdigest()
 
+    def content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for entity in ENTITIES:
+            for row in self._rows[entity]:
+                digest.update(f"{entity}:{row.line}:{sorted(row.data.items())!r}\n".encode())
+        return digest.hexdigest()
+
     def write_files(self, directory: Path | str) -> dict[Entity, int]:
         """Write the demo as a `files` export, e.g. to try the files source by hand."""
         directory = Path(directory)

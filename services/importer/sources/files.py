@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import re
+import stat
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from operator import itemgetter
@@ -100,6 +101,26 @@ class FilesSource:
                 ) from None
             else:
                 digest.update(f"{name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
+        return digest.hexdigest()
+
+    def content_hash(self) -> str | None:
+        """A hash of the three files' names and bytes (a missing one counts as absent); None
+        when one is not a regular file (a pipe, say), which reading it twice would empty."""
+        digest = hashlib.sha256()
+        for name in FILE_NAMES.values():
+            path = self.directory / name
+            try:
+                if not stat.S_ISREG(path.stat().st_mode):
+                    return None
+                with open(path, "rb") as file:
+                    content = hashlib.file_digest(file, "sha256").hexdigest()
+            except (FileNotFoundError, NotADirectoryError):
+                content = "absent"
+            except OSError as exc:
+                raise SourceError(
+                    f"the file cannot be read ({exc.strerror or exc})", file=str(path)
+                ) from None
+            digest.update(f"{name}:{content}\n".encode())
         return digest.hexdigest()
 
 
