@@ -315,7 +315,9 @@ from (
                       where b.entity = 'invoice' and b.key = s.invoice_number)
       and not exists (select 1 from run_blocked b
                       where b.entity = 'customer' and b.key = s.customer_number)
+    offset 0  -- computed once: referenced below, each expression would be evaluated again
 ) t
+offset 0
 ) u
 """
 
@@ -344,6 +346,9 @@ where not is_new and (src_customer_number is distinct from customer_number
     or src_payment_condition is distinct from payment_condition)
 """
 
+# New invoices are inserted, changed ones updated: a plain insert costs less than an upsert's
+# speculative one, and nothing else writes an administration's invoices while its run loads
+# (one run at a time, its row locked by the load).
 _INVOICE_UPSERT_SQL = [
     """insert into invoices (administration_id, invoice_number, customer_number, invoice_date,
                            due_date, currency, amount_total, amount_open, payment_condition,
@@ -351,16 +356,17 @@ _INVOICE_UPSERT_SQL = [
        select $2, invoice_number, customer_number, invoice_date, due_date, currency,
               amount_total, amount_open, payment_condition, description, content_hash,
               source_hash, 'open', $1
-       from inv_src where is_new or old_hash <> content_hash or old_status <> 'open'
-                       or source_hash is distinct from old_source_hash
-       on conflict (administration_id, invoice_number) do update set
-           currency = excluded.currency, amount_open = excluded.amount_open,
-           description = excluded.description, content_hash = excluded.content_hash,
-           source_hash = excluded.source_hash, status = 'open', closed_at = null,
-           updated_at = case when invoices.content_hash <> excluded.content_hash
-                               or invoices.status <> 'open'
-                             then now() else invoices.updated_at end,
-           last_run_id = excluded.last_run_id""",
+       from inv_src where is_new""",
+    """update invoices i set currency = s.currency, amount_open = s.amount_open,
+           description = s.description, content_hash = s.content_hash,
+           source_hash = s.source_hash, status = 'open', closed_at = null,
+           updated_at = case when i.content_hash <> s.content_hash or i.status <> 'open'
+                             then now() else i.updated_at end,
+           last_run_id = $1
+       from inv_src s
+       where i.administration_id = $2 and i.invoice_number = s.invoice_number
+         and not s.is_new and (s.old_hash <> s.content_hash or s.old_status <> 'open'
+                               or s.source_hash is distinct from s.old_source_hash)""",
 ]
 
 # R7: loaded data of an ignored entity is blocked: no more updates, no notifications.
