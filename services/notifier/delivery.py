@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
@@ -216,5 +216,10 @@ class Delivery:
 
     @staticmethod
     def _count(records: Sequence[Record], outcome: str) -> None:
-        for kind, n in Counter(r.candidate.kind for r in records).items():
-            NOTIFICATIONS.labels(kind, outcome).inc(n)
+        Delivery.count(Counter(r.candidate.kind for r in records), outcome)
+
+    @staticmethod
+    def count(by_kind: Mapping[str, int], outcome: str) -> None:
+        for kind, n in by_kind.items():
+            if n:
+                NOTIFICATIONS.labels(kind, outcome).inc(n)

@@ -277,3 +277,9 @@ def test_dates_must_be_written_as_yyyy_mm_dd(text: object) -> None:
 
 def test_a_date_in_iso_form_is_read() -> None:
     assert parse_iso_date(" 2027-04-27 ", "until") == date(2027, 4, 27)
+
+
+def test_the_sql_knows_every_character_python_strips_from_an_address() -> None:
+    from services.notifier.store import PYTHON_WHITESPACE
+
+    assert set(PYTHON_WHITESPACE) == {chr(i) for i in range(0x110000) if chr(i).isspace()}
