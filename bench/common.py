@@ -323,6 +323,46 @@ class PeakRss(threading.Thread):
         return {name: rss / 2**20 for name, rss in self.peaks.items()}
 
 
+class CpuSeconds:
+    """CPU seconds (user + system) spent by processes while the block runs: each service and
+    its threads, and every process of the PostgreSQL server (found by name, so anything else
+    the server does meanwhile counts too)."""
+
+    def __init__(self, services: list[Service]) -> None:
+        self._services = services
+        self.seconds: dict[str, float] = {}
+
+    @staticmethod
+    def _cpu(process: psutil.Process) -> float:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            return 0.0
+        return float(times.user + times.system)
+
+    def _postgres(self) -> dict[int, float]:
+        return {
+            process.pid: self._cpu(process)
+            for process in psutil.process_iter(["name"])
+            if process.info["name"] in ("postgres", "postgresql")
+        }
+
+    def __enter__(self) -> CpuSeconds:
+        self._before = {s.process.pid: self._cpu(s.process) for s in self._services}
+        self._postgres_before = self._postgres()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for service in self._services:
+            name = f"{service.name}_cpu_s"
+            spent = self._cpu(service.process) - self._before[service.process.pid]
+            self.seconds[name] = self.seconds.get(name, 0.0) + spent
+        after = self._postgres()
+        self.seconds["postgres_cpu_s"] = sum(
+            cpu - self._postgres_before.get(pid, 0.0) for pid, cpu in after.items()
+        )
+
+
 def figures(**values: Any) -> str:
     def show(value: Any) -> str:
         if isinstance(value, float):

@@ -19,6 +19,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
+    CpuSeconds,
     Parts,
     broker_rates,
     completed,
@@ -57,13 +58,15 @@ async def full_import(
     """One full import of `export` with `validators` validator processes: its figures and
     the rows it left in the validator's tables."""
     await register(p.settings, admin_id, export)
-    async with running(p, ["importer"] + ["validator"] * validators):
-        run = await import_and_wait(p.settings, admin_id)
+    async with running(p, ["importer"] + ["validator"] * validators) as started:
+        with CpuSeconds(started) as cpu:
+            run = await import_and_wait(p.settings, admin_id)
         phases = await run_phases(p, run["run_id"])
     records = completed(run)
     return {
         "records": records,
         **phases,
+        **cpu.seconds,
         "seconds": run["elapsed"],
         "records_per_s": records / run["elapsed"],
         "counts": run["counts"],
