@@ -24,17 +24,19 @@ async def list_notifications(
     await require_administration(pool, admin_id)
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit {limit} must be between 1 and {MAX_LIMIT}")
+    # Newest first, in the order of the index notifications_listed (migration 0060); one
+    # invoice's by its key.
     rows = await pool.fetch(
         "select n.*, coalesce(n.sent_at, n.created_at) as at,"
         " p.entity as pause_entity, p.key as pause_key, p.mode as pause_mode,"
         " p.reason as pause_reason"
         " from notifications n left join pauses p on p.id = n.pause_id"
         " where n.administration_id = $1 and n.status <> 'claimed'"
-        " and ($2::text is null or n.invoice_number = $2)"
-        " order by at desc, n.id desc limit $3",
+        + (" and n.invoice_number = $3" if invoice is not None else "")
+        + " order by coalesce(n.sent_at, n.created_at) desc, n.id desc limit $2",
         admin_id,
-        invoice,
         limit,
+        *([invoice] if invoice is not None else []),
     )
     return [
         {

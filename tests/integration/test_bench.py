@@ -96,3 +96,10 @@ def test_scaling_loses_and_duplicates_nothing(bench) -> None:  # type: ignore[no
     assert table[0][0] == "validators" and [row[0] for row in table[1:]] == ["1", "2"]
     records = table[0].index("records")
     assert {row[records] for row in table[1:]} == {str(int(figures["expected_records"]))}  # type: ignore[arg-type]
+
+
+@pytest.mark.xdist_group("bench-notifications")
+def test_notifications_list_reads_the_newest_page(bench) -> None:  # type: ignore[no-untyped-def]
+    figures, _ = bench("notifications_list", "--notifications", "1000")
+    assert figures["listed"] == 200 and figures["invoice_listed"] == 1
+    assert list(figures)[-3:] == ["newest_page_ms", "raw_page_ms", "ratio"]
