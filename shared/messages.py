@@ -204,7 +204,9 @@ class ImportRunEvent(Message):
     started   -- the importer began reading.
     finished  -- the importer published every chunk; `chunks` and `records` announce how many,
                  so the validator knows when it has seen the whole run.
-    completed -- the validator loaded the run; `counts` per entity.
+    completed -- the validator loaded the run; `counts` per entity. Or (extension) the
+                 importer found the export unchanged since the latest completed run: `counts`
+                 as a full run would give them, `reason` says so, nothing was loaded.
     failed    -- the run ended without loading anything; `reason` says why.
     """
 
