@@ -34,6 +34,7 @@ __all__ = [
     "RecordTable",
     "RecordsRead",
     "ReminderRunRequested",
+    "RunEventKind",
     "UpdatesAccepted",
     "ValidationErrorEvent",
     "encode",
@@ -58,6 +59,7 @@ AdministrationId = Annotated[
 ]
 Entity = Literal["customer", "invoice", "payment_condition"]
 RunStatus = Literal["running", "completed", "failed", "system_error", "restarted"]
+RunEventKind = Literal["started", "finished", "completed", "failed"]
 
 
 def _holds_nul(value: object) -> bool:
@@ -210,7 +212,7 @@ class ImportRunEvent(Message):
     failed    -- the run ended without loading anything; `reason` says why.
     """
 
-    event: Literal["started", "finished", "completed", "failed"]
+    event: RunEventKind
     run_id: UUID
     request_id: UUID | None = None
     administration_id: AdministrationId

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from services.importer.unchanged import carried_counts
-from shared.messages import ImportRequested, ImportRunEvent
+from shared.messages import ImportRequested, ImportRunEvent, RunEventKind, RunStatus
 from shared.outbox import stage
 from shared.topics import Topics
 
@@ -80,17 +80,7 @@ class ImportStore:
             administration_id,
             run.run_id,
         )
-        await self._event(
-            conn,
-            ImportRunEvent(
-                event="started",
-                run_id=run.run_id,
-                request_id=request_id,
-                administration_id=administration_id,
-                trigger=trigger,
-                status="running",
-            ),
-        )
+        await self._event(conn, _run_event(run, "started", "running"))
         return run
 
     async def admit(self, request: ImportRequested) -> Admission:
@@ -290,17 +280,7 @@ class ImportStore:
             if not completed:
                 return None
             await self._event(
-                conn,
-                ImportRunEvent(
-                    event="completed",
-                    run_id=run.run_id,
-                    request_id=run.request_id,
-                    administration_id=run.administration_id,
-                    trigger=run.trigger,
-                    status="completed",
-                    counts=counts,
-                    reason=reason,
-                ),
+                conn, _run_event(run, "completed", "completed", counts=counts, reason=reason)
             )
             return UUID(str(last["run_id"]))
 
@@ -329,17 +309,7 @@ class ImportStore:
             if not updated:
                 return False
             await self._event(
-                conn,
-                ImportRunEvent(
-                    event="finished",
-                    run_id=run.run_id,
-                    request_id=run.request_id,
-                    administration_id=run.administration_id,
-                    trigger=run.trigger,
-                    status="running",
-                    chunks=chunks,
-                    records=records,
-                ),
+                conn, _run_event(run, "finished", "running", chunks=chunks, records=records)
             )
             return True
 
@@ -501,3 +471,15 @@ class ImportStore:
             fingerprint,
         )
         return bool(claimed)
+
+
+def _run_event(run: Run, event: RunEventKind, status: RunStatus, **fields: Any) -> ImportRunEvent:
+    return ImportRunEvent(
+        event=event,
+        run_id=run.run_id,
+        request_id=run.request_id,
+        administration_id=run.administration_id,
+        trigger=run.trigger,
+        status=status,
+        **fields,
+    )

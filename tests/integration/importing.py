@@ -37,6 +37,7 @@ __all__ = [
     "ImportHarness",
     "Ledger",
     "customer",
+    "fill_ledger_with_findings",
     "import_services",
     "invoice",
     "load_directly",
@@ -102,6 +103,22 @@ class Ledger:
         for row in rows:
             if row[column] == key:
                 row.update(fields)
+
+
+def fill_ledger_with_findings(ledger: Ledger) -> None:
+    """Customers and invoices with one of each kind of finding: an error that holds a
+    customer and its invoice back, a warning only, and an error found across records."""
+    ledger.customers = [
+        customer("C1"),
+        customer("C2", email="jan@"),  # an error: held back with its invoice
+        customer("C5", phone="12345"),  # a warning only: loaded
+    ]
+    ledger.invoices = [
+        invoice("F1", "C1"),
+        invoice("F2", "C2"),
+        invoice("F5", "C5"),
+        invoice("F9", "C404"),  # unknown customer: an error found across records
+    ]
 
 
 class EventLog(TopicReader):

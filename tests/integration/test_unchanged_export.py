@@ -17,6 +17,7 @@ from shared.settings import Settings
 from tests.integration.importing import (
     ImportHarness,
     customer,
+    fill_ledger_with_findings,
     import_services,
     invoice,
     row_versions,
@@ -37,25 +38,11 @@ async def chunks(h: ImportHarness, run: dict[str, Any]) -> int:
     )
 
 
-def ledger_with_findings(h: ImportHarness) -> None:
-    h.ledger.customers = [
-        customer("C1"),
-        customer("C2", email="jan@"),  # an error: held back with its invoice
-        customer("C5", phone="12345"),  # a warning only: loaded
-    ]
-    h.ledger.invoices = [
-        invoice("F1", "C1"),
-        invoice("F2", "C2"),
-        invoice("F5", "C5"),
-        invoice("F9", "C404"),  # unknown customer: an error found across records
-    ]
-
-
 async def test_an_unchanged_export_completes_at_once_as_a_full_run_would(
     settings: Settings, tmp_path: Path
 ) -> None:
     async with import_services(settings, tmp_path / "export") as h:
-        ledger_with_findings(h)
+        fill_ledger_with_findings(h.ledger)
         first = await h.run_import()
         assert first["reason"] is None and await chunks(h, first) > 0
         before = await row_versions(h)
@@ -99,7 +86,7 @@ async def test_what_changes_a_runs_outcome_makes_the_next_run_read_the_export(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with import_services(settings, tmp_path / "export") as h:
-        ledger_with_findings(h)
+        fill_ledger_with_findings(h.ledger)
         await h.run_import()
 
         # The ignore list: the entry takes effect.

@@ -16,7 +16,13 @@ from services.validator import staging
 from services.validator.rules import Finding
 from services.validator.store import ValidatorStore
 from shared.settings import Settings
-from tests.integration.importing import customer, import_services, invoice, row_versions
+from tests.integration.importing import (
+    customer,
+    fill_ledger_with_findings,
+    import_services,
+    invoice,
+    row_versions,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -47,17 +53,7 @@ async def test_an_unchanged_export_writes_nothing_and_keeps_every_finding(
     settings: Settings, tmp_path: Path
 ) -> None:
     async with import_services(settings, tmp_path / "export") as h:
-        h.ledger.customers = [
-            customer("C1"),
-            customer("C2", email="jan@"),  # an error: held back with its invoice
-            customer("C5", phone="12345"),  # a warning only: loaded
-        ]
-        h.ledger.invoices = [
-            invoice("F1", "C1"),
-            invoice("F2", "C2"),
-            invoice("F5", "C5"),
-            invoice("F9", "C404"),  # unknown customer: an error found across records
-        ]
+        fill_ledger_with_findings(h.ledger)
         await h.run_import()
         open_errors = set(await h.errors())
         assert open_errors == {
