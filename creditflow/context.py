@@ -11,7 +11,6 @@ from typing import TypeVar
 import asyncpg
 
 from shared.db import apply_migrations, connect_pool
-from shared.kafka import make_broker
 from shared.outbox import OutboxRelay
 from shared.publish import Publisher
 from shared.settings import Settings
@@ -39,10 +38,9 @@ class Context:
 
         The change is already in force; if the broker cannot be reached, the events stay in
         the outbox and the next relay pass of any running service publishes them."""
-        broker = make_broker(self.settings, client_id="cli")
+        relay = OutboxRelay(self.pool, self.settings)
         try:
-            await asyncio.wait_for(broker.start(), timeout=15)
-            await asyncio.wait_for(OutboxRelay(self.pool, broker).flush(), timeout=15)
+            await asyncio.wait_for(relay.flush(), timeout=30)
         except Exception as exc:  # the change itself succeeded: warn, do not fail
             print(
                 f"creditflow: warning: the change is in force, but its event was not published"
@@ -50,7 +48,7 @@ class Context:
                 file=sys.stderr,
             )
         finally:
-            await broker.stop()
+            await relay.stop()
 
 
 @asynccontextmanager

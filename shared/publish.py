@@ -1,4 +1,4 @@
-"""Publishing single messages from short-lived callers (the CLI, the dashboard)."""
+"""Publishing from short-lived callers (the CLI, the dashboard) and from the outbox relay."""
 
 from __future__ import annotations
 
@@ -7,18 +7,26 @@ from aiokafka import AIOKafkaProducer
 from shared.messages import Message, encode
 from shared.settings import Settings
 
-__all__ = ["Publisher"]
+__all__ = ["JSON_HEADERS", "Publisher", "new_producer"]
+
+
+JSON_HEADERS = [("content-type", b"application/json")]
+
+
+def new_producer(settings: Settings) -> AIOKafkaProducer:
+    """An aiokafka producer as every creditflow publisher uses it (not started)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.require_kafka(),
+        enable_idempotence=settings.kafka_idempotence,
+        acks="all",
+    )
 
 
 class Publisher:
     """A started aiokafka producer; `async with Publisher(settings) as p: await p.send(...)`."""
 
     def __init__(self, settings: Settings) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.require_kafka(),
-            enable_idempotence=settings.kafka_idempotence,
-            acks="all",
-        )
+        self._producer = new_producer(settings)
 
     async def __aenter__(self) -> Publisher:
         await self._producer.start()
@@ -32,5 +40,5 @@ class Publisher:
             topic,
             encode(message),
             key=key.encode(),
-            headers=[("content-type", b"application/json")],
+            headers=JSON_HEADERS,
         )

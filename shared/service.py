@@ -82,7 +82,7 @@ class ServiceRuntime:
         await ensure_topics(self.settings, attempts=None)  # wait out a broker outage
         # Exists before the broker starts: a subscriber may get its first batch (and flush)
         # before the after-startup hooks ran.
-        self._relay = OutboxRelay(self._pool, self.broker)
+        self._relay = OutboxRelay(self._pool, self.settings)
 
     async def start_relay(self) -> None:
         self.relay.start()
