@@ -25,6 +25,10 @@ __all__ = ["Importer"]
 
 log = logging.getLogger("creditflow.importer")
 
+EXPORT_CHANGED_WHILE_READ = (
+    "the export changed while it was being read, so nothing was loaded; import again once it"
+    " is complete (write the files under another name and rename them when done)"
+)
 HEARTBEAT_SECONDS = 5.0
 STALE_RUN_SECONDS = 30.0
 UNCONFIRMED_RUN_SECONDS = 1800.0
@@ -36,6 +40,8 @@ class Importer:
         self.tick_seconds = tick_seconds
         self.active: dict[UUID, asyncio.Task[None]] = {}
         self._store: ImportStore | None = None
+        # File mode: the fingerprint each watched export had at the previous tick.
+        self._exports_seen: dict[str, str] = {}
 
     @property
     def store(self) -> ImportStore:
@@ -109,14 +115,16 @@ class Importer:
                 log.info("run %s: the export is unchanged since run %s", run.run_id, same_as)
             else:
                 records = await publish_outstanding(source, publisher)
-                # An export that changed while it was read is not known by its hash.
-                still = await asyncio.to_thread(export.still_describes, source)
+                if not await asyncio.to_thread(export.still_describes, source):
+                    # What was read may be half of one export and half of another: loading
+                    # it would close every invoice not read yet (R4).
+                    raise SourceError(EXPORT_CHANGED_WHILE_READ)
                 await retry_while_unavailable(
                     lambda: self.store.mark_read(
                         run,
                         chunks=publisher.seq,
                         records=records,
-                        export_hash=content_hash if still else None,
+                        export_hash=content_hash,
                         pipeline_fingerprint=pipeline,
                     ),
                     what=what,
@@ -215,7 +223,11 @@ class Importer:
             except (SourceError, ValueError) as exc:
                 log.debug("no export to fingerprint for %r: %s", admin_id, exc)
                 return None
-            if await self.store.claim_fingerprint(admin_id, fingerprint):
+            # A new export starts a run once it has stayed the same from one tick to the
+            # next: one still being written is not read half-way.
+            settled = self._exports_seen.get(admin_id) == fingerprint
+            self._exports_seen[admin_id] = fingerprint
+            if settled and await self.store.claim_fingerprint(admin_id, fingerprint):
                 log.info("new export file for %r", admin_id)
                 return ImportRequested(
                     administration_id=admin_id, trigger="file", requested_by="file-watch"

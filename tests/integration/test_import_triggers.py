@@ -162,8 +162,10 @@ async def test_a_scheduled_moment_across_the_spring_change_runs_once_with_two_im
             await asyncio.gather(first.tick(now), second.tick(now))
             return [(m["administration_id"], m["trigger"]) for m in await requests.drain()]
 
-        # 29 March 2026, 05:59 CEST: not yet (a fixed +01:00 would say 04:59, also not yet).
-        assert await tick_both(utc(2026, 3, 29, 3, 59)) == [("w", "file")]  # the first export
+        # 29 March 2026, 05:58 and 05:59 CEST: not yet (a fixed +01:00 would say 04:59, also
+        # not yet). The first export starts a run once it stayed the same from a tick to the next.
+        assert await tick_both(utc(2026, 3, 29, 3, 58)) == []
+        assert await tick_both(utc(2026, 3, 29, 3, 59)) == [("w", "file")]
         # 06:30 CEST: due. Both importers tick; one claims the moment.
         assert (await tick_both(utc(2026, 3, 29, 4, 30)))[1:] == [("acme", "schedule")]
         # 07:30 CEST (06:30 at a fixed +01:00): nothing new, from either importer.
@@ -172,11 +174,16 @@ async def test_a_scheduled_moment_across_the_spring_change_runs_once_with_two_im
         assert [(c["administration_id"], c["moment"]) for c in claims] == [
             ("acme", utc(2026, 3, 29, 4, 0))
         ]
-        # A new export file is noticed once.
+        # A new export file is noticed once, when it stayed the same for a tick (one still
+        # being written changes from tick to tick).
         watched.invoices = [invoice("F1", "C1")]
         watched.write()
-        assert (await tick_both(utc(2026, 3, 29, 5, 31)))[2:] == [("w", "file")]
-        assert len(await tick_both(utc(2026, 3, 29, 5, 32))) == 3
+        assert len(await tick_both(utc(2026, 3, 29, 5, 31))) == 2
+        watched.invoices = [invoice("F1", "C1"), invoice("F2", "C1")]
+        watched.write()
+        assert len(await tick_both(utc(2026, 3, 29, 5, 32))) == 2
+        assert (await tick_both(utc(2026, 3, 29, 5, 33)))[2:] == [("w", "file")]
+        assert len(await tick_both(utc(2026, 3, 29, 5, 34))) == 3
 
         async def runs_done() -> list[asyncpg.Record] | None:
             rows = await pool.fetch("select administration_id, trigger, status from import_runs")

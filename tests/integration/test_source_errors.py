@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from services.importer import handlers
+from services.importer.sources import Source
 from shared.settings import Settings
 from tests.integration.importing import ImportHarness, customer, import_services, invoice
 
@@ -80,3 +83,35 @@ async def test_an_unreadable_export_fails_the_run_naming_where_and_changes_nothi
         assert await h.pool.fetchval("select count(*) from run_chunks") == 0
         assert await h.pool.fetchval("select count(*) from staged_invoices") == 0
         assert await h.pool.fetchval("select count(*) from staged_customers") == 0
+
+
+async def test_an_export_that_changes_while_it_is_read_fails_the_run_and_closes_nothing(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with import_services(settings, tmp_path / "export") as h:
+        h.ledger.customers = [customer("C1")]
+        h.ledger.invoices = [invoice("F1", "C1"), invoice("F2", "C1")]
+        await h.run_import()
+        before = await snapshot(h)
+
+        # F1 partly paid; then the accounting package writes the next export while this one
+        # is read. What was read may be part of one and part of the other: nothing is loaded.
+        h.ledger.change("invoice", "F1", amount_open="50.00")
+        real = handlers.publish_outstanding
+
+        async def read_then_overwrite(source: Source, publisher: Any) -> dict[str, int]:
+            records = await real(source, publisher)
+            h.ledger.invoices = [invoice("F2", "C1"), invoice("F3", "C1")]
+            h.ledger.write()
+            return records
+
+        monkeypatch.setattr(handlers, "publish_outstanding", read_then_overwrite)
+        run = await h.run_import(expect="failed")
+        assert run["reason"] == handlers.EXPORT_CHANGED_WHILE_READ
+        assert await snapshot(h) == before
+        assert await h.pool.fetchval("select count(*) from staged_invoices") == 0
+
+        # Read whole, the new export loads as it is.
+        monkeypatch.setattr(handlers, "publish_outstanding", real)
+        await h.run_import(write=False)
+        assert await h.statuses() == {"F1": "closed", "F2": "open", "F3": "open"}
