@@ -33,8 +33,8 @@ class ExportIdentity:
         return cls(source.content_hash(), fingerprint)
 
     def still_describes(self, source: Source) -> bool:
-        """False when the export changed since it was identified, so that what was read
-        may not be what was hashed."""
+        """False when the export changed since it was identified: what was read since may
+        be part of one export and part of another (the run then fails)."""
         return source.fingerprint() == self.fingerprint
 
 

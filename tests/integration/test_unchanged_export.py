@@ -14,6 +14,7 @@ from services.control.ignore import add_ignore_entry, remove_ignore_entry
 from services.control.plans import PlanInput, set_plan
 from services.importer import handlers
 from shared.settings import Settings
+from shared.testing import TopicReader
 from tests.integration.importing import (
     ImportHarness,
     customer,
@@ -54,6 +55,18 @@ async def test_an_unchanged_export_completes_at_once_as_a_full_run_would(
 
         assert skipped["reason"] == unchanged_since(first)
         assert await chunks(h, skipped) == 0
+        # On the import-runs topic: started, then completed with the reason and the counts.
+        async with TopicReader(settings.require_kafka(), h.topics.import_runs) as runs:
+            run_events = await runs.wait_for(
+                lambda ms: any(
+                    m["run_id"] == skipped["run_id"] and m["event"] == "completed" for m in ms
+                ),
+                what="the skipped run's completed event",
+            )
+        of_skipped = [m for m in run_events if m["run_id"] == skipped["run_id"]]
+        assert [m["event"] for m in of_skipped] == ["started", "completed"]
+        assert of_skipped[1]["reason"] == unchanged_since(first)
+        assert of_skipped[1]["counts"] == skipped["counts"]
         assert skipped["records"] == first["records"]
         assert await row_versions(h) == before
         assert set(await h.errors()) == open_errors
