@@ -18,8 +18,8 @@ from uuid import UUID
 import asyncpg
 
 from services.notifier.logic import Candidate, Day, Ignored, Pause, Plan, Suppression
-from shared.messages import ControlEvent, NotificationRecorded, ReminderRunRequested
-from shared.outbox import stage
+from shared.messages import ControlEvent, ReminderRunRequested
+from shared.outbox import stage, stage_notifications
 from shared.topics import Topics
 
 __all__ = ["Admin", "Held", "NotifierStore", "Record"]
@@ -196,36 +196,14 @@ _DUE_INVOICE_MAILS_SOME = _DUE_INVOICE_MAILS.format(
 _RECORD_COLUMNS = """administration_id, invoice_number, customer_number, kind, level, status,
     reason, detail, pause_id, run_date, request_id, email_message_id"""
 
-# Stages the event of each row of `recorded` (new notifications) in the outbox: the
-# NotificationRecorded of the row on the wire (JSON, absent fields left out), built in SQL; a
-# test decodes it and compares it with `recorded_event` of the same row.
+# Stages the events of the rows of `recorded` (new notifications): one outbox row per
+# administration naming them, from which the relay builds each NotificationRecorded as it
+# publishes it (shared.outbox, SQL `notification_events`).
 _STAGE_RECORDED = """
 staged as (
-    insert into outbox (topic, key, payload)
-    -- written out as text: about three times faster than jsonb_build_object and
-    -- jsonb_strip_nulls (a field whose value is null is left out: concat skips nulls)
-    select {topic}::text, n.administration_id, convert_to(concat(
-               '{{"message_id":"', gen_random_uuid(),
-               '","administration_id":', to_json(n.administration_id),
-               ',"invoice":', to_json(n.invoice_number),
-               ',"kind":', to_json(n.kind),
-               ',"level":', n.level,
-               ',"outcome":', to_json(n.status),
-               ',"reason":' || to_json(n.reason),
-               ',"email_message_id":', to_json(n.email_message_id),
-               ',"at":"', to_char(coalesce(n.sent_at, n.created_at) at time zone 'UTC',
-                                  'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-               '","notification_id":', n.id,
-               ',"customer":' || to_json(n.customer_number),
-               ',"detail":' || to_json(n.detail),
-               ',"pause_id":' || n.pause_id,
-               ',"pause_entity":' || to_json(p.entity),
-               ',"pause_key":' || to_json(p.key),
-               ',"run_date":"', to_char(n.run_date, 'YYYY-MM-DD'),
-               '"', ',"request_id":"' || n.request_id || '"',
-               '}}'), 'UTF8')
-    from recorded n left join pauses p on p.id = n.pause_id
-    returning 1
+    insert into outbox (topic, key, notification_ids)
+    select {topic}::text, administration_id, array_agg(id order by id)
+    from recorded group by administration_id
 )"""
 
 # A suppression is recorded once per cause, however many runs meet it again.
@@ -243,9 +221,9 @@ with recorded as (
     from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[],
                 $7::text[], $8::bigint[], $9::date[], $10::uuid[], $11::text[])
          as t(a, i, c, k, l, r, d, p, rd, q, m){_SUPPRESSED_ONCE}
-    returning *
+    returning id, administration_id
 ),{_STAGE_RECORDED.format(topic="$12")}
-select count(*) from staged
+select count(*) from recorded
 """
 
 # What Python's str.strip() takes away (str.isspace): an address of only these is none. A
@@ -322,14 +300,14 @@ recorded as (
     ) h"""
     + _SUPPRESSED_ONCE
     + """
-    returning *
+    returning id, administration_id
 ),"""
     + _STAGE_RECORDED.format(topic="$9")
     + """
 select t.*, d.*
 from (select count(*) filter (where kind = 'reminder') as held_reminders,
              count(*) filter (where kind = 'final_notice') as held_final_notices,
-             (select count(*) from staged) as held_recorded
+             (select count(*) from recorded) as held_recorded
       from decided where held_for is not null) t
 left join decided d on d.held_for is null
 order by d.invoice_number
@@ -370,27 +348,6 @@ def candidate_from(row: asyncpg.Record) -> Candidate:
         ignored=ignored,
         pauses=pauses,
         data=row,
-    )
-
-
-def recorded_event(row: asyncpg.Record, pause: Pause | None = None) -> NotificationRecorded:
-    return NotificationRecorded(
-        administration_id=row["administration_id"],
-        invoice=row["invoice_number"],
-        kind=row["kind"],
-        level=row["level"],
-        outcome=row["status"],
-        reason=row["reason"],
-        email_message_id=row["email_message_id"],
-        at=row["sent_at"] or row["created_at"],
-        notification_id=row["id"],
-        customer=row["customer_number"],
-        detail=row["detail"],
-        pause_id=row["pause_id"],
-        pause_entity=pause.entity if pause else None,
-        pause_key=pause.key if pause else None,
-        run_date=row["run_date"],
-        request_id=row["request_id"],
     )
 
 
@@ -645,7 +602,7 @@ class NotifierStore:
     async def mark_sent(self, conn: asyncpg.Connection, claim_id: int, recipient: str) -> None:
         row = await conn.fetchrow(
             "update notifications set status = 'sent', sent_at = now(), recipient = $2"
-            " where id = $1 returning *",
+            " where id = $1 returning administration_id, invoice_number, kind",
             claim_id,
             recipient,
         )
@@ -653,7 +610,7 @@ class NotifierStore:
             await self.settle_invoice_mails(
                 conn, [(row["administration_id"], row["invoice_number"])]
             )
-        await self._stage(conn, [row], {})
+        await self._stage(conn, row["administration_id"], claim_id)
 
     async def mark_failed(
         self, conn: asyncpg.Connection, claim_id: int, recipient: str, detail: str
@@ -662,22 +619,15 @@ class NotifierStore:
         that a later run tries again (after the address was corrected, say)."""
         row = await conn.fetchrow(
             "update notifications set status = 'failed', reason = 'smtp_refused', detail = $3,"
-            " recipient = $2 where id = $1 returning *",
+            " recipient = $2 where id = $1 returning administration_id",
             claim_id,
             recipient,
             detail[:1000],
         )
-        await self._stage(conn, [row], {})
+        await self._stage(conn, row["administration_id"], claim_id)
 
-    async def _stage(
-        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], pauses: dict[int, Pause]
-    ) -> None:
-        by_admin: dict[str, list[NotificationRecorded]] = {}
-        for row in rows:
-            event = recorded_event(row, pauses.get(row["pause_id"]) if row["pause_id"] else None)
-            by_admin.setdefault(row["administration_id"], []).append(event)
-        for admin_id, events in by_admin.items():
-            await stage(conn, self._topics.notifications, admin_id, events)
+    async def _stage(self, conn: asyncpg.Connection, admin_id: str, notification_id: int) -> None:
+        await stage_notifications(conn, self._topics.notifications, admin_id, [notification_id])
 
     # --- reminder runs and the daily schedule --------------------------------------------
 

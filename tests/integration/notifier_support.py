@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import hashlib
 import re
 import threading
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -24,14 +26,46 @@ from aiosmtpd.controller import Controller
 
 from services.control.admins import NewAdministration, add_administration
 from services.notifier.handlers import Notifier
+from services.notifier.logic import Pause
 from shared.embedded import free_port
 from shared.kafka import make_broker
-from shared.messages import ReminderRunRequested
+from shared.messages import NotificationRecorded, ReminderRunRequested
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.testing import eventually
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def notification_message_id(notification_id: int) -> UUID:
+    """The message_id of a notification's event: a version-3 UUID of its id, the same each
+    time it is published (SQL `notification_events`)."""
+    digest = hashlib.md5(f"creditflow.notification.{notification_id}".encode()).hexdigest()
+    return UUID(digest[:12] + "3" + digest[13:16] + "8" + digest[17:])
+
+
+def recorded_event(row: asyncpg.Record, pause: Pause | None = None) -> NotificationRecorded:
+    """A notification row as the NotificationRecorded its event must be, written out in
+    Python: what SQL `notification_events` builds for the relay is compared with it."""
+    return NotificationRecorded(
+        message_id=notification_message_id(row["id"]),
+        administration_id=row["administration_id"],
+        invoice=row["invoice_number"],
+        kind=row["kind"],
+        level=row["level"],
+        outcome=row["status"],
+        reason=row["reason"],
+        email_message_id=row["email_message_id"],
+        at=row["sent_at"] or row["created_at"],
+        notification_id=row["id"],
+        customer=row["customer_number"],
+        detail=row["detail"],
+        pause_id=row["pause_id"],
+        pause_entity=pause.entity if pause else None,
+        pause_key=pause.key if pause else None,
+        run_date=row["run_date"],
+        request_id=row["request_id"],
+    )
 
 
 class MailCatcher:

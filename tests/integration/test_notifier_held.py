@@ -1,8 +1,9 @@
 """A reminder run decides in SQL what it holds back without the reminders coming to Python
 (`hold_due_reminders`). Every decision must be the one `suppression_for` takes on the same
 candidate (`due_reminders`, the reference selection): the same reason, detail and pause, the
-same Message-ID and an event equal to `recorded_event` of its row. What SQL leaves undecided
-comes back to Python: those that may be sent, and the rare ones only Python words."""
+same Message-ID, and an event (built by the relay) equal to `recorded_event` of its row. What
+SQL leaves undecided comes back to Python: those that may be sent, and the rare ones only
+Python words."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from services.notifier.logic import (
     sending_day,
     suppression_for,
 )
-from services.notifier.store import NotifierStore, recorded_event
+from services.notifier.store import NotifierStore
 from shared.db import apply_migrations, connect_pool
 from shared.messages import NotificationRecorded
 from shared.topics import Topics
-from tests.integration.notifier_support import add_admin, add_invoices
+from tests.integration.notifier_support import add_admin, add_invoices, recorded_event
 
 pytestmark = pytest.mark.integration
 
@@ -194,21 +195,26 @@ async def _compare(
         kind: sum(k == kind for _, k, _ in rows) for kind in ("reminder", "final_notice")
     }
 
-    # each event is its row as NotificationRecorded
+    # The events are staged as one outbox row naming the new notifications; each event the
+    # relay builds from it is its row as NotificationRecorded, message_id included.
     pauses = {
         p["id"]: Pause(p["id"], p["entity"], p["key"], p["mode"], p["reason"], p["until"])
         for p in await pool.fetch("select * from pauses")
     }
     by_id = {r["id"]: r for r in rows.values()}
-    payloads = await pool.fetch("select topic, key, payload from outbox")
-    assert len(payloads) == len(rows)
-    for p in payloads:
-        assert (p["topic"], p["key"]) == ("t.notifications", admin_id)
-        event = NotificationRecorded.model_validate(json.loads(p["payload"]))
+    staged = await pool.fetch("select topic, key, payload, notification_ids from outbox")
+    assert [(s["topic"], s["key"], s["payload"]) for s in staged] == [
+        ("t.notifications", admin_id, None)
+    ]
+    assert staged[0]["notification_ids"] == sorted(by_id)
+    payloads = await pool.fetch(
+        "select payload from notification_events($1)", staged[0]["notification_ids"]
+    )
+    events = [NotificationRecorded.model_validate(json.loads(p["payload"])) for p in payloads]
+    assert [e.notification_id for e in events] == sorted(by_id)
+    for event in events:
         row = by_id[event.notification_id]
-        assert event.model_dump(exclude={"message_id"}) == recorded_event(
-            row, pauses.get(row["pause_id"])
-        ).model_dump(exclude={"message_id"})
+        assert event == recorded_event(row, pauses.get(row["pause_id"]))
 
     # A second run meets the same causes: recorded once.
     again, rest_again = await store.hold_due_reminders(
@@ -216,7 +222,7 @@ async def _compare(
     )
     assert (again.total, again.recorded) == (held.total, 0)
     assert [c.invoice_number for c in rest_again] == [c.invoice_number for c in rest]
-    assert await pool.fetchval("select count(*) from outbox") == len(rows)
+    assert await pool.fetchval("select count(*) from outbox") == 1  # nothing new staged
     return met
 
 

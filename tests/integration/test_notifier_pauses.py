@@ -14,7 +14,6 @@ from services.control.cases import add_case
 from services.control.pauses import lift_pause, list_pauses, set_pause
 from services.notifier.delivery import SEND_LANES
 from services.notifier.logic import Pause
-from services.notifier.store import recorded_event
 from shared.messages import NotificationRecorded
 from shared.settings import Settings
 from shared.testing import TopicReader, eventually
@@ -25,6 +24,7 @@ from tests.integration.notifier_support import (
     local_today,
     notifier_env,
     outcomes,
+    recorded_event,
     records,
 )
 
@@ -115,14 +115,12 @@ async def test_each_pause_kind_suppresses_exactly_what_it_should_and_records_why
     assert "disputed" in on_topic["O1"]["detail"]
     assert on_topic["O5"]["outcome"] == "sent"
     assert on_topic["O5"]["email_message_id"] in env.smtp.message_ids()
-    # Each event is its row as NotificationRecorded, whether staged from Python (sent) or in
-    # the statement that records the suppressions.
+    # Each event is its row as NotificationRecorded, message_id included, whether it was
+    # sent (staged by the sending transaction) or held back (by the run's statement).
     stored = {r["id"]: r for r in await env.pool.fetch("select * from notifications")}
     for message in published:
         event = NotificationRecorded.model_validate(message)
-        assert event.model_dump(exclude={"message_id"}) == recorded_event(
-            stored[event.notification_id], pauses.get(event.pause_id)
-        ).model_dump(exclude={"message_id"})
+        assert event == recorded_event(stored[event.notification_id], pauses.get(event.pause_id))
 
 
 async def test_an_administration_paused_fully_gets_nothing_and_for_reminders_only_gets_invoices(
