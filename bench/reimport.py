@@ -32,6 +32,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
+    CpuSeconds,
     completed,
     customers_for,
     export_for,
@@ -44,6 +45,7 @@ from common import (
     running,
     size_arguments,
 )
+from import_throughput import run_phases
 
 from services.importer.sources import FILE_NAMES
 
@@ -78,7 +80,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         export_for(export, open_invoices=args.invoices, customers=customers_for(args))
         raw_pg, _ = await pg_upsert_rate(p.settings, outstanding(export))
         await register(p.settings, "bench", export)
-        async with running(p, ["importer", "validator"]):
+        async with running(p, ["importer", "validator"]) as started:
             first = await import_and_wait(p.settings, "bench")
             after_first = await current_xid(url)
             rewrite(export / FILE_NAMES["invoice"])  # the same content, written anew
@@ -86,14 +88,18 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             second_rows = await rows_written_since(url, after_first)
             after_second = await current_xid(url)
             await change_one_invoice(url, export / FILE_NAMES["invoice"])
-            third = await import_and_wait(p.settings, "bench")
+            with CpuSeconds(started) as cpu:
+                third = await import_and_wait(p.settings, "bench")
             third_rows = await rows_written_since(url, after_second)
+            phases = await run_phases(p, third["run_id"])
         for run in (first, second, third):
             completed(run)
         return {
             "first_s": first["elapsed"],
             "one_changed_s": third["elapsed"],
             "one_changed_rows_written": third_rows,
+            **{f"one_changed_{name}": value for name, value in phases.items()},
+            **{f"one_changed_{name}": value for name, value in cpu.seconds.items()},
             "second_s": second["elapsed"],
             "rows_written": second_rows,
             "unchanged": sum(c.get("unchanged", 0) for c in second["counts"].values()),

@@ -7,8 +7,8 @@ import logging
 from collections import defaultdict
 from uuid import UUID
 
-from services.validator.decode import Record, records_of
-from services.validator.staging import StagedBatch, source_hashes, stage_records
+from services.validator.decode import Table, tables_of
+from services.validator.staging import HASHED, StagedBatch, source_hashes, stage_records
 from services.validator.store import ValidatorStore
 from shared.kafka import Decoded
 from shared.messages import ImportRunEvent, RecordsRead
@@ -36,18 +36,18 @@ class Validator:
         todo = [item.message for item in batch if item.message.run_id in running]
         # Decoding, hashing and validation are CPU work: off the event loop, so heartbeats
         # keep going.
-        records, hashes = await asyncio.to_thread(_records_and_hashes, todo)
-        known = await self._known_clean(running, todo, records, hashes)
+        tables, hashes = await asyncio.to_thread(_tables_and_hashes, todo)
+        known = await self._known_clean(running, todo, tables, hashes)
         chunks: dict[tuple[UUID, int], tuple[int, StagedBatch]] = {}
-        for chunk, chunk_records, hashed in zip(todo, records, hashes, strict=True):
+        for chunk, chunk_tables, hashed in zip(todo, tables, hashes, strict=True):
             staged = await asyncio.to_thread(
                 stage_records,
                 chunk.run_id,
-                chunk_records,
+                chunk_tables,
                 hashed,
                 known[running[chunk.run_id]],
             )
-            chunks[(chunk.run_id, chunk.seq)] = (len(chunk_records), staged)
+            chunks[(chunk.run_id, chunk.seq)] = (len(hashed), staged)
         if chunks:
             await self.store.stage_chunks(chunks)
         for run_id in {run_id for run_id, _ in chunks}:
@@ -57,18 +57,21 @@ class Validator:
         self,
         running: dict[UUID, str],
         chunks: list[RecordsRead],
-        records: list[list[Record]],
+        tables: list[list[Table]],
         hashes: list[list[tuple[str, str] | None]],
     ) -> dict[str, set[tuple[str, str, str]]]:
         """Per administration, the records of these chunks loaded from their very text, which
         validation found nothing in: one query per administration for the whole batch."""
-        candidates: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-        for chunk, chunk_records, hashed in zip(chunks, records, hashes, strict=True):
-            wanted = candidates[running[chunk.run_id]]
-            for record, pair in zip(chunk_records, hashed, strict=True):
-                if pair is not None:
-                    wanted.append((record.entity, *pair))
-        return {admin: await self.store.known_clean(admin, c) for admin, c in candidates.items()}
+        wanted: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+        for chunk, chunk_tables, hashed in zip(chunks, tables, hashes, strict=True):
+            by_entity = wanted[running[chunk.run_id]]
+            start = 0
+            for table in chunk_tables:
+                end = start + len(table.rows)
+                if table.entity in HASHED:
+                    by_entity[table.entity].update(p for p in hashed[start:end] if p)
+                start = end
+        return {admin: await self.store.known_clean(admin, w) for admin, w in wanted.items()}
 
     async def on_run_event(self, batch: list[Decoded[ImportRunEvent]]) -> None:
         for item in batch:
@@ -93,8 +96,8 @@ class Validator:
         await self.runtime.relay.flush()
 
 
-def _records_and_hashes(
+def _tables_and_hashes(
     chunks: list[RecordsRead],
-) -> tuple[list[list[Record]], list[list[tuple[str, str] | None]]]:
-    records = [records_of(chunk) for chunk in chunks]
-    return records, [source_hashes(chunk_records) for chunk_records in records]
+) -> tuple[list[list[Table]], list[list[tuple[str, str] | None]]]:
+    tables = [tables_of(chunk) for chunk in chunks]
+    return tables, [source_hashes(chunk_tables) for chunk_tables in tables]

@@ -15,7 +15,7 @@ from pathlib import Path
 from uuid import UUID
 
 from services.validator import rules
-from services.validator.decode import Record
+from services.validator.decode import Table
 from services.validator.rules import (
     Finding,
     validate_customer,
@@ -25,15 +25,7 @@ from services.validator.rules import (
 from shared.fingerprints import VALIDATION_LIBRARIES, library_versions
 from shared.source_format import COLUMNS, KEY_COLUMN, Entity
 
-__all__ = [
-    "COLUMNS",
-    "HASHED",
-    "KEY_COLUMN",
-    "StagedBatch",
-    "record_key",
-    "source_hashes",
-    "stage_records",
-]
+__all__ = ["COLUMNS", "HASHED", "KEY_COLUMN", "StagedBatch", "source_hashes", "stage_records"]
 
 # Staging tables hold the source columns (shared.source_format) in the same order.
 TABLE: dict[Entity, str] = {
@@ -51,10 +43,13 @@ _VALIDATE: dict[str, Callable[[Mapping[str, str]], list[Finding]]] = {
 }
 
 
-def record_key(entity: Entity, data: Mapping[str, str], line: int) -> str:
+def _position(columns: Sequence[str], column: str) -> int | None:
+    return columns.index(column) if column in columns else None
+
+
+def _key(values: Sequence[str], at: int | None, line: int) -> str:
     """The record's key; a record without one is named by its line so it can be reported."""
-    key = (data.get(KEY_COLUMN[entity]) or "").strip()
-    return key or f"(no number, line {line})"
+    return (values[at].strip() if at is not None else "") or f"(no number, line {line})"
 
 
 def _rules_fingerprint() -> str:
@@ -68,24 +63,28 @@ def _rules_fingerprint() -> str:
 _FINGERPRINT = _rules_fingerprint()
 
 
-def source_hashes(records: Iterable[Record]) -> list[tuple[str, str] | None]:
-    """Per record, (key, hash of its source text) for hashed entities, else None.
+def source_hashes(tables: Iterable[Table]) -> list[tuple[str, str] | None]:
+    """Per record, in the order of the tables' rows, (key, hash of its source text) for
+    hashed entities, else None.
 
-    The text is the record's fields as the export has them (the repr of the dict, which no
-    other dict shares), after the rules' fingerprint: what validating it depends on."""
-    fingerprint = _FINGERPRINT
+    The text is the rules' fingerprint (what validating it depends on besides the text), the
+    entity, the record's column names and its values as the export has them: the repr of
+    both lists, which no other record shares. Computed from the row itself, so that a record
+    known to be unchanged costs no more than this."""
     md5 = hashlib.md5
     out: list[tuple[str, str] | None] = []
-    for record in records:
-        entity = record.entity
+    for table in tables:
+        entity = table.entity
         if entity not in HASHED:
-            out.append(None)
+            out.extend([None] * len(table.rows))
             continue
-        data = record.data
-        fields = data if type(data) is dict else dict(data)
-        text = f"{fingerprint}{entity}{fields!r}"
-        key = record_key(entity, data, record.line)
-        out.append((key, md5(text.encode("utf-8", "surrogatepass")).hexdigest()))
+        prefix = f"{_FINGERPRINT}{entity}{list(table.columns)!r}"
+        key_at = _position(table.columns, KEY_COLUMN[entity])
+        for line, values in zip(table.lines, table.rows, strict=True):
+            text = f"{prefix}{values if type(values) is list else list(values)!r}"
+            out.append(
+                (_key(values, key_at, line), md5(text.encode("utf-8", "surrogatepass")).hexdigest())
+            )
     return out
 
 
@@ -106,46 +105,52 @@ class StagedBatch:
 
 def stage_records(
     run_id: UUID,
-    records: Iterable[Record],
+    tables: Iterable[Table],
     hashes: Sequence[tuple[str, str] | None] | None = None,
     known: Collection[tuple[str, str, str]] = frozenset(),
 ) -> StagedBatch:
-    """Validate and stage records. `hashes` are `source_hashes(records)` (computed here when
+    """Validate and stage records. `hashes` are `source_hashes(tables)` (computed here when
     not given); a record whose (entity, key, hash) is in `known` (loaded from that very text,
     which validation found nothing in) is staged without validating it again."""
-    records = list(records)
+    tables = list(tables)
     if hashes is None:
-        hashes = source_hashes(records)
+        hashes = source_hashes(tables)
     batch = StagedBatch()
-    for record, hashed in zip(records, hashes, strict=True):
-        entity = record.entity
-        data = record.data
-        if hashed is None:
-            key, source_hash = record_key(entity, data, record.line), None
-        else:
-            key, source_hash = hashed
-        if source_hash is not None and (entity, key, source_hash) in known:
-            found: list[Finding] = []
-        else:
-            found = _VALIDATE[entity](data)
-        has_error = False
-        for finding in found:
-            has_error = has_error or finding.severity == "error"
-            batch.findings.append(
-                (
-                    run_id,
-                    entity,
-                    key,
-                    finding.code,
-                    finding.field,
-                    finding.value,
-                    finding.severity,
-                    finding.message,
+    each_hash = iter(hashes)
+    for table in tables:
+        entity, columns = table.entity, table.columns
+        validate = _VALIDATE[entity]
+        staged_at = [_position(columns, column) for column in COLUMNS[entity][1:]]
+        key_at = _position(columns, KEY_COLUMN[entity])
+        rows = batch.rows[TABLE[entity]]
+        for line, values in zip(table.lines, table.rows, strict=True):
+            hashed = next(each_hash)
+            if hashed is None:
+                key, source_hash = _key(values, key_at, line), None
+            else:
+                key, source_hash = hashed
+            if source_hash is not None and (entity, key, source_hash) in known:
+                found: list[Finding] = []
+            else:
+                found = validate(dict(zip(columns, values, strict=True)))
+            has_error = False
+            for finding in found:
+                has_error = has_error or finding.severity == "error"
+                batch.findings.append(
+                    (
+                        run_id,
+                        entity,
+                        key,
+                        finding.code,
+                        finding.field,
+                        finding.value,
+                        finding.severity,
+                        finding.message,
+                    )
                 )
-            )
-        values = [(data.get(column) or "").strip() for column in COLUMNS[entity][1:]]
-        row: tuple[object, ...] = (run_id, record.line, key, *values, has_error)
-        if entity in HASHED:
-            row = (*row, source_hash, not found)
-        batch.rows[TABLE[entity]].append(row)
+            staged = [values[at].strip() if at is not None else "" for at in staged_at]
+            row: tuple[object, ...] = (run_id, line, key, *staged, has_error)
+            if entity in HASHED:
+                row = (*row, source_hash, not found)
+            rows.append(row)
     return batch

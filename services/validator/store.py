@@ -508,14 +508,13 @@ class ValidatorStore:
         return {row["run_id"]: row["administration_id"] for row in rows}
 
     async def known_clean(
-        self, admin: str, candidates: Iterable[tuple[str, str, str]]
+        self, admin: str, wanted: Mapping[str, Mapping[str, str]]
     ) -> set[tuple[str, str, str]]:
-        """Which (entity, key, source hash) are an active customer's or open invoice's loaded
-        from that very text, which validation found nothing in (migration 0040)."""
-        wanted: dict[str, dict[str, str]] = {entity: {} for entity in HASHED}
-        for entity, key, source_hash in candidates:
-            wanted[entity][key] = source_hash
-        if not any(wanted.values()):
+        """Which (entity, key, source hash) of `wanted` ({entity: {key: hash}}) are an active
+        customer's or open invoice's loaded from that very text, which validation found
+        nothing in (migration 0040)."""
+        customers, invoices = wanted.get("customer", {}), wanted.get("invoice", {})
+        if not customers and not invoices:
             return set()
         # One primary-key probe per key, planned anew each time: a plan cached while the
         # administration had nothing loaded scanned all of its rows per key once it had
@@ -523,20 +522,20 @@ class ValidatorStore:
         # Knowing is only a shortcut: should the lookup still take long, everything is
         # validated as if nothing were known.
         try:
-            rows = await self._probe_loaded(admin, wanted)
+            known_customers, known_invoices = await self._probe_loaded(admin, customers, invoices)
         except asyncpg.QueryCanceledError:
-            keys = sum(map(len, wanted.values()))
+            keys = len(customers) + len(invoices)
             log.warning("looking up %d loaded source hashes timed out; validating all", keys)
             return set()
-        return {
-            (row["entity"], row["key"], row["source_hash"])
-            for row in rows
-            if row["usable"] and wanted[row["entity"]].get(row["key"]) == row["source_hash"]
+        return {("customer", key, customers[key]) for key in known_customers} | {
+            ("invoice", key, invoices[key]) for key in known_invoices
         }
 
     async def _probe_loaded(
-        self, admin: str, wanted: dict[str, dict[str, str]]
-    ) -> list[asyncpg.Record]:
+        self, admin: str, customers: Mapping[str, str], invoices: Mapping[str, str]
+    ) -> tuple[list[str], list[str]]:
+        """The keys of `customers` and `invoices` loaded (and usable) with the given hash,
+        compared in SQL and returned as two arrays: no row per record to build in Python."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "set local statement_timeout = '3s';"
@@ -544,23 +543,25 @@ class ValidatorStore:
                 " set local enable_seqscan = off; set local enable_bitmapscan = off;"
                 " set local enable_hashjoin = off; set local enable_mergejoin = off"
             )
-            return await conn.fetch(
-                """select 'customer' as entity, c.customer_number as key, c.source_hash,
-                          c.status = 'active' as usable
-                   from unnest($2::text[]) k(key)
-                   cross join lateral (select * from customers
-                                       where administration_id = $1 and customer_number = k.key
-                                       limit 1) c
-                   union all
-                   select 'invoice', i.invoice_number, i.source_hash, i.status = 'open'
-                   from unnest($3::text[]) k(key)
-                   cross join lateral (select * from invoices
-                                       where administration_id = $1 and invoice_number = k.key
-                                       limit 1) i""",
+            row = await conn.fetchrow(
+                """select
+                   array(select k.key from unnest($2::text[], $3::text[]) k(key, hash)
+                         cross join lateral (select c.source_hash, c.status from customers c
+                                             where c.administration_id = $1
+                                               and c.customer_number = k.key limit 1) c
+                         where c.source_hash = k.hash and c.status = 'active'),
+                   array(select k.key from unnest($4::text[], $5::text[]) k(key, hash)
+                         cross join lateral (select i.source_hash, i.status from invoices i
+                                             where i.administration_id = $1
+                                               and i.invoice_number = k.key limit 1) i
+                         where i.source_hash = k.hash and i.status = 'open')""",
                 admin,
-                list(wanted["customer"]),
-                list(wanted["invoice"]),
+                list(customers),
+                list(customers.values()),
+                list(invoices),
+                list(invoices.values()),
             )
+            return row[0], row[1]
 
     async def stage_chunks(
         self, chunks: Mapping[tuple[UUID, int], tuple[int, StagedBatch]]

@@ -21,6 +21,7 @@ from services.importer.reader import publish_outstanding
 from services.importer.sources import SourceRow, open_source
 from services.importer.store import ImportStore
 from services.validator.app import build_app as build_validator
+from services.validator.decode import tables_of_records
 from services.validator.staging import stage_records
 from services.validator.store import ValidatorStore
 from shared.db import connect_pool
@@ -278,7 +279,7 @@ async def load_directly(pool: asyncpg.Pool, topics: Topics, admin_id: str) -> UU
     validator = ValidatorStore(pool, topics)
     await validator.stage_chunks(
         {
-            (run.run_id, seq): (len(chunk), stage_records(run.run_id, chunk))
+            (run.run_id, seq): (len(chunk), stage_records(run.run_id, tables_of_records(chunk)))
             for seq, chunk in enumerate(collector.chunks)
         }
     )
