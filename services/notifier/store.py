@@ -115,8 +115,10 @@ left join lateral (
 # Blocked invoices are selected too, so that their suppression is recorded and explained.
 # `{some}` narrows it to the invoices in $4 (a statement of its own, so that its plan uses
 # the primary key).
+# `admin` is one row, materialized: inlined, it was joined to each invoice by an index scan of
+# its own (0.1 s of a 159,000-reminder run).
 _DUE_REMINDER_CANDIDATES = """
-with admin as (
+with admin as materialized (
     select a.id, a.name as administration_name, a.minimum_amount,
            ($2::timestamptz at time zone a.timezone)::date as today
     from administrations a where a.id = $1::text
