@@ -109,5 +109,6 @@ def test_notifications_list_reads_the_newest_page(bench) -> None:  # type: ignor
 def test_outbox_relay_publishes_every_event(bench) -> None:  # type: ignore[no-untyped-def]
     figures, _ = bench("outbox_relay", "--events", "3000")
     assert figures["published"] == figures["events"] == 3000
+    assert figures["notification_events"] == 3000
     assert figures["left_in_outbox"] == 0
     assert list(figures)[-3:] == ["relay_per_s", "aiokafka_raw_per_s", "ratio"]
