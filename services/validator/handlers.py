@@ -62,16 +62,25 @@ class Validator:
     ) -> dict[str, set[tuple[str, str, str]]]:
         """Per administration, the records of these chunks loaded from their very text, which
         validation found nothing in: one query per administration for the whole batch."""
+        if not chunks:
+            return {}
+        # An administration with nothing loaded yet (a first import) knows no record: its
+        # keys are neither collected nor looked up.
+        loaded = await self.store.with_loaded_records({running[c.run_id] for c in chunks})
         wanted: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
         for chunk, chunk_tables, hashed in zip(chunks, tables, hashes, strict=True):
-            by_entity = wanted[running[chunk.run_id]]
+            admin = running[chunk.run_id]
+            if admin not in loaded:
+                continue
+            by_entity = wanted[admin]
             start = 0
             for table in chunk_tables:
                 end = start + len(table.rows)
                 if table.entity in HASHED:
                     by_entity[table.entity].update(p for p in hashed[start:end] if p)
                 start = end
-        return {admin: await self.store.known_clean(admin, w) for admin, w in wanted.items()}
+        known = {admin: await self.store.known_clean(admin, w) for admin, w in wanted.items()}
+        return defaultdict(set, known)
 
     async def on_run_event(self, batch: list[Decoded[ImportRunEvent]]) -> None:
         for item in batch:

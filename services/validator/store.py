@@ -507,6 +507,16 @@ class ValidatorStore:
         )
         return {row["run_id"]: row["administration_id"] for row in rows}
 
+    async def with_loaded_records(self, admins: Iterable[str]) -> set[str]:
+        """Those of these administrations with a customer or an invoice loaded."""
+        rows = await self._pool.fetch(
+            "select a.id from unnest($1::text[]) as a(id)"
+            " where exists (select 1 from customers c where c.administration_id = a.id)"
+            " or exists (select 1 from invoices i where i.administration_id = a.id)",
+            list(set(admins)),
+        )
+        return {row["id"] for row in rows}
+
     async def known_clean(
         self, admin: str, wanted: Mapping[str, Mapping[str, str]]
     ) -> set[tuple[str, str, str]]:
