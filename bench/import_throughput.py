@@ -6,11 +6,17 @@ Prints one line: records_per_s (outstanding records loaded per second, end to en
 pg_upsert_raw_per_s (COPY into staging + one upsert of the same rows) and the broker's own
 produce/consume rates for the same messages, all measured in this run on this machine; ratio
 is records_per_s / pg_upsert_raw_per_s (target: >= 0.5).
+
+It also prints the CPU seconds the run cost (cpu_s: the services' and PostgreSQL's, the
+broker's left out) and the ratio the run would reach if that work kept every core of this
+machine busy from start to end (ratio_at_full_cores = records / (cpu_s / cores) / the raw
+rate): no scheduling, overlap or number of instances can do better without less work.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -99,10 +105,17 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         limits = await raw_limits(p, export)
         result = await full_import(p, export, args.validators)
         records = result.pop("records")
+        cpu_s = sum(v for k, v in result.items() if k.endswith("_cpu_s"))  # type: ignore[misc]
+        cores = os.cpu_count() or 1
         return {
             "records": records,
             **limits,
             **result,
+            "cpu_s": cpu_s,
+            "cores": cores,
+            "ratio_at_full_cores": records  # type: ignore[operator]
+            / (cpu_s / cores)
+            / limits["pg_upsert_raw_per_s"],
             "validators": args.validators,
             "ratio": result["records_per_s"] / limits["pg_upsert_raw_per_s"],  # type: ignore[operator]
         }
