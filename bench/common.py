@@ -142,6 +142,8 @@ def service_env(settings: Settings, port: int) -> dict[str, str]:
             "PYTHONPATH": str(ROOT),
         }
     )
+    if settings.smtp_url:
+        env["CREDITFLOW_SMTP_URL"] = settings.smtp_url
     return env
 
 

@@ -141,11 +141,11 @@ async def expected_due(p: Parts, admin_id: str) -> int:
     )
 
 
-async def reminder_run(p: Parts, admin_id: str) -> dict[str, Any]:
+async def reminder_run(p: Parts, admin_id: str, as_of: date = AS_OF) -> dict[str, Any]:
     async with running(p, ["notifier"], warm=False) as (notifier,):
         await caught_up(notifier, f"{p.settings.topic_prefix}accepted-updates")
         answer = json.loads(
-            cli(p, "remind", admin_id, "--as-of", AS_OF.isoformat(), "--wait", "--json")
+            cli(p, "remind", admin_id, "--as-of", as_of.isoformat(), "--wait", "--json")
         )
         conn = await asyncpg.connect(p.settings.database_url)
         try:

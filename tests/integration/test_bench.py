@@ -83,6 +83,16 @@ def test_reminders_selects_and_records_every_due_reminder(bench) -> None:  # typ
     assert figures["sent"] == 0
 
 
+@pytest.mark.xdist_group("bench-sending")
+def test_sending_sends_every_due_reminder_once(bench) -> None:  # type: ignore[no-untyped-def]
+    figures, _ = bench("sending", "--invoices", "200")
+    # A working day: every due reminder sent, and each reached the server under its own id.
+    assert figures["sent"] == figures["due"] > 0
+    assert figures["received"] == figures["distinct_message_ids"] == figures["sent"]
+    assert figures["suppressed"] == 0
+    assert list(figures)[-3:] == ["sent_per_s", "smtp_raw_per_s", "ratio"]
+
+
 @pytest.mark.xdist_group("bench-memory")
 def test_memory_reports_every_process(bench) -> None:  # type: ignore[no-untyped-def]
     figures, _ = bench("memory", "--invoices", "400", "--customers", "80")
