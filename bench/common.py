@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -60,7 +60,7 @@ CUSTOMERS_PER_INVOICE = 0.2  # 200,000 open invoices: 40,000 customers
 
 def export_for(
     directory: Path, *, open_invoices: int, customers: int, seed: int = 7
-) -> dict[str, int]:
+) -> dict[Entity, int]:
     """A seeded synthetic export with about `open_invoices` outstanding (the rest paid), a few
     percent invalid and some credit notes (the generator's defaults)."""
     total = round(open_invoices / (1 - PAID_RATIO))
@@ -188,6 +188,10 @@ def services(settings: Settings, names: list[str], log_dir: Path) -> Iterator[li
                 service.process.kill()
 
 
+def _get(url: str) -> None:
+    urllib.request.urlopen(url, timeout=2).close()
+
+
 async def wait_until_serving(started: list[Service], timeout: float = 90.0) -> None:
     """Wait until every service answers /healthz: uvicorn answers only after the app's
     startup (migrations, topics, consumer-group joins) finished."""
@@ -198,7 +202,7 @@ async def wait_until_serving(started: list[Service], timeout: float = 90.0) -> N
                 raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
             url = f"http://127.0.0.1:{service.port}/healthz"
             try:
-                await asyncio.to_thread(lambda u=url: urllib.request.urlopen(u, timeout=2).close())
+                await asyncio.to_thread(_get, url)
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -280,7 +284,11 @@ async def loaded_rows(settings: Settings, admin_id: str) -> dict[str, int]:
     conn = await asyncpg.connect(settings.database_url)
     try:
         counts: dict[str, int] = {}
-        for entity, table in (("customer", "customers"), ("invoice", "invoices")):
+        tables: tuple[tuple[Entity, str], ...] = (
+            ("customer", "customers"),
+            ("invoice", "invoices"),
+        )
+        for entity, table in tables:
             key = KEY_COLUMN[entity]
             row = await conn.fetchrow(
                 f"select count(*) as n, count(*) - count(distinct {key}) as dup"
@@ -381,7 +389,7 @@ def report(result: dict[str, Any], last: tuple[str, ...]) -> str:
 
 
 def run_bench(
-    main: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]],
+    main: Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
     args: argparse.Namespace,
     last: tuple[str, ...],
 ) -> None:
@@ -420,10 +428,11 @@ def _outstanding_rows(source: FilesSource) -> Iterator[tuple[Entity, SourceRow]]
             wanted["customer"].add(row.data["customer_number"].strip())
             wanted["payment_condition"].add(row.data["payment_condition"].strip())
             yield "invoice", row
-    for entity, rows in (
-        ("customer", source.customers()),
-        ("payment_condition", source.payment_conditions()),
-    ):
+    referred: tuple[tuple[Entity, Iterator[SourceRow]], ...] = (
+        ("customer", iter(source.customers())),
+        ("payment_condition", iter(source.payment_conditions())),
+    )
+    for entity, rows in referred:
         for row in rows:
             if row.data[KEY_COLUMN[entity]].strip() in wanted[entity]:
                 yield entity, row
