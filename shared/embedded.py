@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import shutil
 import socket
 import subprocess
@@ -19,13 +20,49 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EmbeddedBroker", "EmbeddedPostgres", "SmtpSink", "free_port", "wait_for_port"]
+__all__ = [
+    "EmbeddedBroker",
+    "EmbeddedPostgres",
+    "SmtpSink",
+    "ephemeral_ports",
+    "free_port",
+    "wait_for_port",
+]
 
 log = logging.getLogger(__name__)
 
 
+# The kernel picks the source port of every outgoing connection from its ephemeral range
+# (Linux: /proc/sys/net/ipv4/ip_local_port_range). A port found free there can meanwhile
+# become some connection's source port, and whoever binds it then fails with "address already
+# in use" for as long as that connection lives (seen: a dashboard restarted in a loop on its
+# port). Free ports are therefore taken below that range, where nothing is assigned unasked.
+_PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10000
+
+
+def ephemeral_ports() -> range:
+    """The kernel's range of source ports for outgoing connections."""
+    try:
+        low, high = map(int, _PORT_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    """A port nothing is bound to, below the ephemeral range (see above); a random one, so
+    that processes looking for ports at the same time rarely pick the same."""
+    below = range(_LOWEST_PORT, max(_LOWEST_PORT + 1, ephemeral_ports().start))
+    for _ in range(200):
+        port = below[secrets.randbelow(len(below))]
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # all taken, or a kernel range unlike Linux's
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
