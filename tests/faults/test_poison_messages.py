@@ -191,14 +191,18 @@ async def test_poison_on_every_consumed_topic_goes_to_dead_letters_and_the_parti
         records = await _read_dead_letters(settings, expected, timeout=30)
         conn = await asyncpg.connect(database_url)
         try:
-            reminder_run = await conn.fetchval(
-                "select status from reminder_runs where request_id = $1", reminders.request_id
+            # Each of these is consumed behind its topic's poison, after the dead letters
+            # went out: waited for, not read once.
+            (reminder_run,) = await _wait_for_rows(
+                conn,
+                "select status from reminder_runs where status <> 'running'"
+                f" and request_id = '{reminders.request_id}'",
             )
-            mails = await conn.fetch("select invoice_number from invoice_mails")
+            mails = await _wait_for_rows(conn, "select invoice_number from invoice_mails")
             viewed = await _wait_for_rows(conn, "select key, code from dashboard_errors")
         finally:
             await conn.close()
-    assert reminder_run == "completed"  # the request behind the poison ran
+    assert reminder_run["status"] == "completed"  # the request behind the poison ran
     assert [m["invoice_number"] for m in mails] == ["F1"]  # the loaded invoice's e-mail is due
     assert [tuple(r) for r in viewed] == [("C2", "invalid_email")]  # the error behind the poison
 
