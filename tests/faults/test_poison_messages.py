@@ -195,8 +195,8 @@ async def test_poison_on_every_consumed_topic_goes_to_dead_letters_and_the_parti
             # went out: waited for, not read once.
             (reminder_run,) = await _wait_for_rows(
                 conn,
-                "select status from reminder_runs where status <> 'running'"
-                f" and request_id = '{reminders.request_id}'",
+                "select status from reminder_runs where status <> 'running' and request_id = $1",
+                reminders.request_id,
             )
             mails = await _wait_for_rows(conn, "select invoice_number from invoice_mails")
             viewed = await _wait_for_rows(conn, "select key, code from dashboard_errors")
@@ -248,9 +248,11 @@ async def _read_dead_letters(settings: Settings, expected: int, *, timeout: floa
         return list(reader.raw)
 
 
-async def _wait_for_rows(conn: asyncpg.Connection, query: str, timeout: float = 30) -> list[Any]:
+async def _wait_for_rows(
+    conn: asyncpg.Connection, query: str, *args: Any, timeout: float = 30
+) -> list[Any]:
     deadline = time.monotonic() + timeout
-    while not (rows := await conn.fetch(query)):
+    while not (rows := await conn.fetch(query, *args)):
         assert time.monotonic() < deadline, f"nothing from: {query}"
         await asyncio.sleep(0.05)
     return rows
